@@ -1,0 +1,285 @@
+"""Building verified SSLContexts: the only place securl decides TLS settings.
+
+Every context made here has ``PROTOCOL_TLS_CLIENT``, ``check_hostname=True``,
+``CERT_REQUIRED``, a minimum of TLS 1.2 (admin policy or the config may raise it to 1.3),
+``VERIFY_X509_STRICT`` (unless admin policy sets ``x509_strict = false``) and
+``VERIFY_X509_PARTIAL_CHAIN`` where the Python has them, and ALPN ``http/1.1``.
+
+Contexts are cached per (TLSConfig, trust-relevant environment, policy): loading a trust store
+costs milliseconds and the thousandth request must not pay it. A cached context is shared by
+every pool and thread, so it is *sealed*: once built, any attempt to weaken it (turn off
+verification or hostname checks, lower the TLS version, drop X.509 flags, load other CAs or a
+client certificate) raises :class:`~securl.PolicyError` instead of silently weakening every
+other user of the same object. Setting a value it already has is allowed (urllib3 re-asserts
+``verify_mode`` on every connection).
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+import threading
+from typing import Any
+
+from ._config import TLSConfig
+from ._policy import Policy, get_policy
+from ._trust import TrustInfo, resolve_trust
+from .exceptions import ConfigurationError, PolicyError
+
+__all__ = ["SealedSSLContext", "create_context", "create_unverified_context"]
+
+ALPN_PROTOCOLS = ["http/1.1"]
+_STRICT = getattr(ssl, "VERIFY_X509_STRICT", 0)
+_PARTIAL_CHAIN = getattr(ssl, "VERIFY_X509_PARTIAL_CHAIN", 0)
+
+
+def _parent_descriptor(obj: object, name: str) -> Any:
+    mro = type(obj).__mro__
+    for klass in mro[mro.index(_SealMixin) + 1 :]:
+        if name in klass.__dict__:
+            return klass.__dict__[name]
+    raise AttributeError(name)  # pragma: no cover
+
+
+class _SealMixin:
+    """Refuses changes that would weaken a built, shared context (see module docstring)."""
+
+    _securl_sealed = False
+    trust: TrustInfo | None = None
+
+    def _refuse(self, what: str) -> None:
+        raise PolicyError(
+            f"refusing to {what} on a shared, verified securl context: every connection that "
+            "uses it would be weakened. Build your own ssl.SSLContext for that connection, or "
+            "use a per-call opt-out: tls=securl.unverified(reason=...)"
+        )
+
+    def _set(self, name: str, value: object) -> None:
+        _parent_descriptor(self, name).__set__(self, value)
+
+    @property
+    def verify_mode(self) -> ssl.VerifyMode:
+        return _parent_descriptor(self, "verify_mode").__get__(self)  # type: ignore[no-any-return]
+
+    @verify_mode.setter
+    def verify_mode(self, value: ssl.VerifyMode) -> None:
+        if self._securl_sealed and value != ssl.CERT_REQUIRED:
+            self._refuse(f"set verify_mode={value!r}")
+        self._set("verify_mode", value)
+
+    @property
+    def check_hostname(self) -> bool:
+        return _parent_descriptor(self, "check_hostname").__get__(self)  # type: ignore[no-any-return]
+
+    @check_hostname.setter
+    def check_hostname(self, value: bool) -> None:
+        if self._securl_sealed and not value:
+            self._refuse("turn off check_hostname")
+        self._set("check_hostname", value)
+
+    @property
+    def minimum_version(self) -> ssl.TLSVersion:
+        return _parent_descriptor(self, "minimum_version").__get__(self)  # type: ignore[no-any-return]
+
+    @minimum_version.setter
+    def minimum_version(self, value: ssl.TLSVersion) -> None:
+        if self._securl_sealed and value < self.minimum_version:
+            self._refuse(f"lower minimum_version to {value!r}")
+        self._set("minimum_version", value)
+
+    @property
+    def verify_flags(self) -> ssl.VerifyFlags:
+        return _parent_descriptor(self, "verify_flags").__get__(self)  # type: ignore[no-any-return]
+
+    @verify_flags.setter
+    def verify_flags(self, value: ssl.VerifyFlags) -> None:
+        if self._securl_sealed and (self.verify_flags & ~value):
+            self._refuse(f"clear verify_flags to {value!r}")
+        self._set("verify_flags", value)
+
+    def load_verify_locations(self, *args: Any, **kwargs: Any) -> None:
+        if self._securl_sealed:
+            self._refuse("load more CAs")
+        _parent_descriptor(self, "load_verify_locations")(self, *args, **kwargs)
+
+    def load_default_certs(self, *args: Any, **kwargs: Any) -> None:
+        if self._securl_sealed:
+            self._refuse("load more CAs")
+        _parent_descriptor(self, "load_default_certs")(self, *args, **kwargs)
+
+    def load_cert_chain(self, *args: Any, **kwargs: Any) -> None:
+        if self._securl_sealed:
+            self._refuse("load a client certificate")
+        _parent_descriptor(self, "load_cert_chain")(self, *args, **kwargs)
+
+    def set_ciphers(self, *args: Any, **kwargs: Any) -> None:
+        if self._securl_sealed:
+            self._refuse("change the cipher list")
+        _parent_descriptor(self, "set_ciphers")(self, *args, **kwargs)
+
+    def seal(self) -> None:
+        """Freeze the security settings of this context (idempotent)."""
+        self._securl_sealed = True
+
+
+class SealedSSLContext(_SealMixin, ssl.SSLContext):  # type: ignore[misc]
+    """An OpenSSL-verified context that refuses to be weakened once sealed."""
+
+
+_truststore_class: type[ssl.SSLContext] | None = None
+
+
+def _truststore_context_class() -> type[ssl.SSLContext]:
+    global _truststore_class
+    if _truststore_class is None:
+        import truststore
+
+        class SealedTruststoreContext(_SealMixin, truststore.SSLContext):  # type: ignore[misc, unused-ignore]
+            """A truststore (native verifier) context that refuses to be weakened once sealed."""
+
+        _truststore_class = SealedTruststoreContext
+    return _truststore_class
+
+
+def _load_client_cert(ctx: ssl.SSLContext, config: TLSConfig) -> None:
+    """Load the client certificate, mapping every failure to a ConfigurationError.
+
+    The message names the files and the cause; it never contains the password.
+    """
+    cert, key, password = config.client_cert, config.client_key, config.client_key_password
+    assert cert is not None
+    for label, path in (("client certificate", cert), ("client key", key)):
+        if path is not None and not os.path.isfile(path):
+            raise ConfigurationError(f"{label} file {path!r} does not exist or is not a file")
+        if path is not None and not os.access(path, os.R_OK):
+            raise ConfigurationError(f"{label} file {path!r} is not readable")
+    files = f"certificate {cert!r}" + (f" with key {key!r}" if key else "")
+    encrypted = _key_is_encrypted(key or cert)
+    if encrypted and not password:
+        raise ConfigurationError(
+            f"cannot load client {files}: the private key is encrypted; pass its password "
+            "(cert=(cert_file, key_file, password))"
+        )
+    try:
+        # A callable password stops OpenSSL from ever prompting on the terminal.
+        ctx.load_cert_chain(cert, key, password=lambda: password or b"")
+    except ssl.SSLError as exc:
+        text = f"{exc.reason or ''} {exc}".lower()
+        if "key values mismatch" in text or "key_values_mismatch" in text:
+            cause = "the private key does not match the certificate"
+        elif encrypted:
+            cause = "the private key is encrypted and the password is wrong"
+        elif "no start line" in text or "pem" in text or "asn1" in text:
+            cause = "the file is not a PEM certificate/key"
+        else:
+            cause = f"OpenSSL said: {exc.reason or exc.__class__.__name__}"
+        raise ConfigurationError(f"cannot load client {files}: {cause}") from None
+    except OSError as exc:
+        raise ConfigurationError(f"cannot load client {files}: {exc.strerror}") from None
+
+
+def _key_is_encrypted(path: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            data = f.read(1 << 20)
+    except OSError:
+        return False
+    return b"ENCRYPTED PRIVATE KEY" in data or b"Proc-Type: 4,ENCRYPTED" in data
+
+
+def _apply_trust(ctx: ssl.SSLContext, trust: TrustInfo, policy: Policy) -> None:
+    if trust.source == "truststore":
+        pass  # the native verifier brings its own anchors
+    else:
+        origin = {"ca_certs": "ca_certs", "environment": "SSL_CERT_FILE/SSL_CERT_DIR"}.get(
+            trust.source, f"{trust.source} trust store"
+        )
+        try:
+            if trust.cadata is not None:
+                cadata = trust.cadata
+                ctx.load_verify_locations(
+                    cadata=cadata.decode("ascii") if isinstance(cadata, bytes) else cadata
+                )
+            if trust.cafile or trust.capath:
+                ctx.load_verify_locations(cafile=trust.cafile, capath=trust.capath)
+        except (ssl.SSLError, OSError, ValueError, UnicodeDecodeError) as exc:
+            raise ConfigurationError(
+                f"{origin}: cannot load CA certificates from {trust.location}: {exc}"
+            ) from None
+    if policy.extra_ca_certs and trust.source != "ca_certs":
+        try:
+            ctx.load_verify_locations(cafile=policy.extra_ca_certs)
+        except (ssl.SSLError, OSError) as exc:
+            raise ConfigurationError(
+                f"policy extra_ca_certs {policy.extra_ca_certs!r} cannot be loaded: {exc}"
+            ) from None
+
+
+def build_context(config: TLSConfig, policy: Policy | None = None) -> ssl.SSLContext:
+    """Build (uncached) a sealed, verifying context for ``config``; see the module rules."""
+    policy = policy or get_policy()
+    trust = resolve_trust(config)
+    ctx: ssl.SSLContext
+    if trust.source == "truststore":
+        ctx = _truststore_context_class()(ssl.PROTOCOL_TLS_CLIENT)
+    else:
+        ctx = SealedSSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = max(config.minimum_version, policy.minimum_tls_version)
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.check_hostname = True
+    flags = _PARTIAL_CHAIN | (_STRICT if policy.x509_strict else 0)
+    ctx.verify_flags |= flags
+    ctx.set_alpn_protocols(ALPN_PROTOCOLS)
+    _apply_trust(ctx, trust, policy)
+    if config.client_cert is not None:
+        _load_client_cert(ctx, config)
+    ctx.trust = trust  # type: ignore[attr-defined]
+    ctx.seal()  # type: ignore[attr-defined]
+    return ctx
+
+
+_cache: dict[tuple[object, ...], ssl.SSLContext] = {}
+_cache_lock = threading.Lock()
+_DEFAULT = TLSConfig()
+
+
+def create_context(config: TLSConfig | None = None) -> ssl.SSLContext:
+    """A verifying context for ``config`` (default: system trust), shared and cached.
+
+    The cache key is the config plus ``SSL_CERT_FILE``/``SSL_CERT_DIR`` (read now, not at
+    import) plus the policy, so changing any of them yields a new context while equal inputs
+    return the very same (sealed) object. Thread-safe.
+    """
+    environ = os.environ
+    key = (config or _DEFAULT, environ.get("SSL_CERT_FILE"), environ.get("SSL_CERT_DIR"))
+    ctx = _cache.get(key)
+    if ctx is None:
+        with _cache_lock:
+            ctx = _cache.get(key)
+            if ctx is None:
+                ctx = build_context(config or _DEFAULT)
+                _cache[key] = ctx
+    return ctx
+
+
+def clear_cache() -> None:
+    """Drop every cached context (new connections will build fresh ones)."""
+    with _cache_lock:
+        _cache.clear()
+
+
+def create_unverified_context(config: TLSConfig | None = None) -> ssl.SSLContext:
+    """A context that skips chain and hostname checks; only for an audited per-call opt-out.
+
+    Everything else (TLS >= 1.2, ALPN, client certificate) stays as in a verified context.
+    Never cached, never shared with verified pools.
+    """
+    config = config or _DEFAULT
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.minimum_version = max(config.minimum_version, get_policy().minimum_tls_version)
+    ctx.set_alpn_protocols(ALPN_PROTOCOLS)
+    if config.client_cert is not None:
+        _load_client_cert(ctx, config)
+    return ctx

@@ -1,0 +1,127 @@
+"""The one boundary where lower-level errors (ssl, urllib3, socket) become securl errors.
+
+Each mapped error names the host, says what went wrong in words, and says how to fix it.
+Callers chain with ``raise mapped from original``.
+"""
+
+from __future__ import annotations
+
+import ssl
+
+from ._trust import TrustInfo
+from .exceptions import ClientCertificateRequired, TLSVerificationError
+
+__all__ = ["client_cert_required", "reason_code_for", "tls_verification_error"]
+
+# OpenSSL X509_V_ERR_* codes -> securl reason codes.
+_REASONS: dict[int, str] = {
+    9: "not-yet-valid",  # CERT_NOT_YET_VALID
+    10: "expired",  # CERT_HAS_EXPIRED
+    13: "not-yet-valid",  # ERROR_IN_CERT_NOT_BEFORE_FIELD
+    14: "expired",  # ERROR_IN_CERT_NOT_AFTER_FIELD
+    18: "self-signed",  # DEPTH_ZERO_SELF_SIGNED_CERT
+    19: "untrusted-issuer",  # SELF_SIGNED_CERT_IN_CHAIN
+    2: "untrusted-issuer",  # UNABLE_TO_GET_ISSUER_CERT
+    20: "untrusted-issuer",  # UNABLE_TO_GET_ISSUER_CERT_LOCALLY
+    21: "untrusted-issuer",  # UNABLE_TO_VERIFY_LEAF_SIGNATURE
+    27: "untrusted-issuer",  # CERT_UNTRUSTED
+    62: "hostname-mismatch",  # HOSTNAME_MISMATCH
+    64: "hostname-mismatch",  # IP_ADDRESS_MISMATCH
+    66: "weak-key",  # EE_KEY_TOO_SMALL
+    67: "weak-key",  # CA_KEY_TOO_SMALL
+    68: "weak-key",  # CA_MD_TOO_WEAK
+}
+
+_WHAT = {
+    "expired": "the server's certificate has expired",
+    "not-yet-valid": "the server's certificate is not valid yet (check this machine's clock)",
+    "hostname-mismatch": "the server's certificate is not valid for this host name",
+    "untrusted-issuer": "the server's certificate was issued by a CA this client does not trust",
+    "self-signed": "the server presented a self-signed certificate",
+    "weak-key": "the server's certificate uses a key or signature too weak to trust",
+    "other": "the server's certificate could not be verified",
+}
+
+_TRUST_FIX = (
+    "If the server uses a private CA, trust that CA: securl.Session(ca_certs='ca.pem') or "
+    "SSL_CERT_FILE=ca.pem."
+)
+_FIX = {
+    "expired": "The server's operator must renew the certificate.",
+    "not-yet-valid": "Check this machine's clock; otherwise the operator must fix the dates.",
+    "hostname-mismatch": "Connect with a name the certificate lists (see `securl check URL`), "
+    "or have the operator add this name to the certificate.",
+    "untrusted-issuer": _TRUST_FIX,
+    "self-signed": "Pin the server's key instead of turning verification off: "
+    "tls=securl.pinned('sha256/...', reason=...) (get the pin with `securl pin URL`), or "
+    "trust the certificate itself with ca_certs='server.pem'.",
+    "weak-key": "The server's operator must reissue the certificate with a stronger key.",
+    "other": _TRUST_FIX,
+}
+
+_STRICT_HINTS = ("authority key identifier", "subject key identifier", "basic constraints",
+                 "key usage")
+
+
+def reason_code_for(err: ssl.SSLCertVerificationError) -> str:
+    """The securl reason code for an OpenSSL verification failure."""
+    return _REASONS.get(getattr(err, "verify_code", -1) or -1, "other")
+
+
+def tls_verification_error(
+    err: ssl.SSLCertVerificationError,
+    host: str | None,
+    port: int | None,
+    trust: TrustInfo | None = None,
+) -> TLSVerificationError:
+    """Explain a failed certificate verification: what, where, why and how to fix it."""
+    code = reason_code_for(err)
+    detail = getattr(err, "verify_message", None) or str(err)
+    where = f"{host}:{port}" if port else str(host)
+    parts = [f"TLS verification failed for {where}: {_WHAT[code]} (OpenSSL: {detail})."]
+    if trust is not None and code in ("untrusted-issuer", "self-signed", "other"):
+        parts.append(f"Verified against {trust.location} ({trust.source}).")
+    parts.append(_FIX[code])
+    if code == "other" and any(h in detail.lower() for h in _STRICT_HINTS):
+        parts.append(
+            "This looks like a strict X.509 check (VERIFY_X509_STRICT) rejecting a legacy or "
+            "private CA; the CA should be reissued, or an admin may set x509_strict = false "
+            "in the securl policy."
+        )
+    return TLSVerificationError(" ".join(parts), reason_code=code, reason=err, host=host, port=port)
+
+
+def is_client_cert_demand(err: BaseException) -> bool:
+    """True when a TLS error means the server wanted a (valid) client certificate."""
+    text = str(err).lower()
+    return any(
+        marker in text
+        for marker in (
+            "certificate required",  # TLS 1.3 alert 116
+            "certificate_required",
+            "handshake failure",  # TLS 1.2 servers that demand one often just fail
+            "sslv3_alert_handshake_failure",
+            "bad certificate",  # alert 42: a client certificate was sent and refused
+            "unknown ca",  # alert 48: the server does not trust our client certificate's CA
+            "certificate expired",  # alert 45 about our certificate
+            "certificate unknown",
+        )
+    )
+
+
+def client_cert_required(
+    err: BaseException, host: str | None, port: int | None, cert_given: bool
+) -> ClientCertificateRequired:
+    """Explain a handshake the server ended because of the client certificate."""
+    where = f"{host}:{port}" if port else str(host)
+    if cert_given:
+        msg = (
+            f"{where} refused the client certificate securl sent ({err}). Check that cert= "
+            "names a certificate issued by a CA the server trusts, not expired, with its key."
+        )
+    else:
+        msg = (
+            f"{where} requires a client certificate (2-way TLS) and none was configured "
+            f"({err}). Pass cert=('client.pem', 'client.key') to the Session or the call."
+        )
+    return ClientCertificateRequired(msg, reason=err, host=host, port=port)

@@ -1,0 +1,196 @@
+"""The exceptions and warnings securl raises.
+
+Every error is a :class:`SecurlError`. Errors that happen while talking to a server are also
+:class:`urllib.error.URLError` (and so :class:`OSError`), and an authentication failure is also a
+:class:`urllib.error.HTTPError`, so code written against ``urllib`` keeps catching them::
+
+    SecurlError
+    ├── ConfigurationError        bad certificate, key, CA or policy input (also ValueError)
+    ├── PolicyError               the call or patch is forbidden by securl's rules or admin policy
+    ├── TransportError            talking to the server failed (also urllib.error.URLError)
+    │   ├── TLSVerificationError  the server's certificate was not trusted; see .reason_code
+    │   │   └── PinMismatchError  the server's key does not match a configured pin
+    │   ├── ClientCertificateRequired  the server demanded a client certificate
+    │   ├── Timeout               (also TimeoutError)
+    │   │   ├── ConnectTimeout
+    │   │   └── ReadTimeout
+    │   ├── ConnectionError       (also builtins.ConnectionError)
+    │   └── ProtocolError         the server broke HTTP (bad status line, headers too big, ...)
+    ├── RedirectError
+    │   ├── InsecureRedirectError an https URL redirected to http (or another refused scheme)
+    │   └── TooManyRedirects
+    └── AuthError                 401 after answering the challenge (also urllib.error.HTTPError)
+
+    SecurityWarning (UserWarning)
+    └── InsecureRequestWarning    a per-call opt-out of verification was used
+
+The mapping from urllib3 and :mod:`ssl` errors to these classes lives in one place,
+``securl._errors``; every mapped error is chained to its cause with ``raise ... from``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import email.message
+import urllib.error
+from typing import Final
+
+__all__ = [
+    "AuthError",
+    "ClientCertificateRequired",
+    "ConfigurationError",
+    "ConnectTimeout",
+    "ConnectionError",
+    "InsecureRedirectError",
+    "InsecureRequestWarning",
+    "PinMismatchError",
+    "PolicyError",
+    "ProtocolError",
+    "ReadTimeout",
+    "RedirectError",
+    "SecurityWarning",
+    "SecurlError",
+    "TLSVerificationError",
+    "Timeout",
+    "TooManyRedirects",
+    "TransportError",
+]
+
+#: The values :attr:`TLSVerificationError.reason_code` can take.
+REASON_CODES: Final = frozenset(
+    {
+        "expired",
+        "not-yet-valid",
+        "hostname-mismatch",
+        "untrusted-issuer",
+        "self-signed",
+        "weak-key",
+        "pin-mismatch",
+        "other",
+    }
+)
+
+
+class SecurlError(Exception):
+    """Base class of every error securl raises."""
+
+
+class ConfigurationError(SecurlError, ValueError):
+    """Raised for bad input: a certificate, key, CA bundle or policy that cannot be used."""
+
+
+class PolicyError(SecurlError):
+    """Raised when a call or a process-wide patch is forbidden by securl's rules or admin policy."""
+
+
+class TransportError(SecurlError, urllib.error.URLError):
+    """Raised when talking to the server failed; also a :class:`urllib.error.URLError`.
+
+    ``str(err)`` is securl's explanation; ``err.reason`` is the lower-level cause where there is
+    one (as with ``urllib``), else the same explanation.
+    """
+
+    def __init__(self, message: str, *, reason: object = None, host: str | None = None,
+                 port: int | None = None) -> None:
+        urllib.error.URLError.__init__(self, message if reason is None else reason)  # type: ignore[arg-type]
+        self.args = (message,)
+        self.message = message
+        self.host = host
+        self.port = port
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild, (type(self), self.message, self.__dict__))
+
+
+def _rebuild(cls: type[TransportError], message: str, state: dict[str, object]) -> TransportError:
+    err = cls.__new__(cls)
+    Exception.__init__(err, message)
+    err.__dict__.update(state)
+    return err
+
+
+class TLSVerificationError(TransportError):
+    """Raised when the server's certificate chain or hostname could not be verified.
+
+    ``reason_code`` is one of ``expired``, ``not-yet-valid``, ``hostname-mismatch``,
+    ``untrusted-issuer``, ``self-signed``, ``weak-key``, ``pin-mismatch`` or ``other``.
+    """
+
+    def __init__(self, message: str, *, reason_code: str, reason: object = None,
+                 host: str | None = None, port: int | None = None) -> None:
+        if reason_code not in REASON_CODES:
+            raise ValueError(f"unknown reason_code {reason_code!r}")
+        super().__init__(message, reason=reason, host=host, port=port)
+        self.reason_code = reason_code
+
+
+class PinMismatchError(TLSVerificationError):
+    """Raised when the server's public key matches none of the configured pins."""
+
+    def __init__(self, message: str, *, reason: object = None, host: str | None = None,
+                 port: int | None = None) -> None:
+        super().__init__(message, reason_code="pin-mismatch", reason=reason, host=host, port=port)
+
+
+class ClientCertificateRequired(TransportError):
+    """Raised when the server demanded a client certificate that was not given or was refused."""
+
+
+class Timeout(TransportError, builtins.TimeoutError):
+    """Raised when a network wait ran past its timeout."""
+
+
+class ConnectTimeout(Timeout):
+    """Raised when the TCP connection or the TLS handshake did not finish in time."""
+
+
+class ReadTimeout(Timeout):
+    """Raised when the server did not send (all of) its response in time."""
+
+
+class ConnectionError(TransportError, builtins.ConnectionError):
+    """Raised when the connection could not be made or was lost."""
+
+
+class ProtocolError(TransportError):
+    """Raised when the server's response breaks HTTP (bad status line, oversized headers...)."""
+
+
+class RedirectError(SecurlError):
+    """Base class of redirect errors."""
+
+
+class InsecureRedirectError(RedirectError):
+    """Raised when a redirect would leave https for http or go to a scheme securl refuses."""
+
+
+class TooManyRedirects(RedirectError):
+    """Raised when more than ``max_redirects`` redirects were followed."""
+
+
+class AuthError(SecurlError, urllib.error.HTTPError):
+    """Raised on a 401 that answering the server's challenge did not resolve.
+
+    Also a :class:`urllib.error.HTTPError` with ``code`` 401. ``offered`` lists the
+    authentication schemes the server offered.
+    """
+
+    def __init__(self, url: str, message: str, headers: email.message.Message,
+                 offered: tuple[str, ...] = ()) -> None:
+        urllib.error.HTTPError.__init__(self, url, 401, message, headers, None)
+        self.offered = offered
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class SecurityWarning(UserWarning):
+    """Base class of securl's warnings about weakened security."""
+
+
+class InsecureRequestWarning(SecurityWarning):
+    """Warned for every request made with a per-call opt-out of certificate verification."""

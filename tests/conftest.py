@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import datetime
+import os
+import ssl
+import sys
+from collections.abc import Iterator
+
+import pytest
+import trustme
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+import securl._context
+from _servers import LocalServer, server_context
+
+# Variables of the test machine that would change trust or routing decisions.
+_ENV_TO_CLEAR = (
+    "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SECURL_POLICY",
+    "HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY", "https_proxy", "http_proxy",
+    "all_proxy", "no_proxy", "PYTHONHTTPSVERIFY",
+)
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name in _ENV_TO_CLEAR:
+        monkeypatch.delenv(name, raising=False)
+    securl._context.clear_cache()
+    yield
+    securl._context.clear_cache()
+
+
+@pytest.fixture(scope="session")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="session")
+def other_ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="session")
+def ca_file(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("ca") / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def leaf(ca: trustme.CA) -> trustme.LeafCert:
+    return ca.issue_cert("localhost", "127.0.0.1")
+
+
+@pytest.fixture
+def https_server(leaf: trustme.LeafCert) -> Iterator[LocalServer]:
+    with LocalServer(server_context(leaf)) as server:
+        yield server
+
+
+@pytest.fixture
+def http_server() -> Iterator[LocalServer]:
+    with LocalServer() as server:
+        yield server
+
+
+def expired_leaf(ca: trustme.CA) -> trustme.LeafCert:
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return ca.issue_cert(
+        "localhost", "127.0.0.1",
+        not_before=now - datetime.timedelta(days=30), not_after=now - datetime.timedelta(days=1),
+    )
+
+
+def future_leaf(ca: trustme.CA) -> trustme.LeafCert:
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return ca.issue_cert(
+        "localhost", "127.0.0.1",
+        not_before=now + datetime.timedelta(days=1), not_after=now + datetime.timedelta(days=30),
+    )
+
+
+__all__ = ["expired_leaf", "future_leaf", "ssl"]
