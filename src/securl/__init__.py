@@ -6,10 +6,15 @@ opt-outs that are explicit and audited, and an admin guard against process-wide 
 
 from __future__ import annotations
 
+from ._api import delete, get, head, options, patch, post, put, request
 from ._audit import AuditEvent, add_audit_hook, remove_audit_hook
 from ._config import TLSConfig
 from ._context import create_context
+from ._response import Response
+from ._session import Session
+from ._tls import unverified
 from ._trust import TrustInfo, trust_info
+from ._version import __version__
 from .exceptions import (
     AuthError,
     ClientCertificateRequired,
@@ -18,6 +23,7 @@ from .exceptions import (
     ConnectTimeout,
     InsecureRedirectError,
     InsecureRequestWarning,
+    InvalidRequest,
     PinMismatchError,
     PolicyError,
     ProtocolError,
@@ -31,8 +37,6 @@ from .exceptions import (
     TransportError,
 )
 
-__version__ = "0.1.0.dev0"
-
 __all__ = [
     "AuditEvent",
     "AuthError",
@@ -42,13 +46,16 @@ __all__ = [
     "ConnectionError",
     "InsecureRedirectError",
     "InsecureRequestWarning",
+    "InvalidRequest",
     "PinMismatchError",
     "PolicyError",
     "ProtocolError",
     "ReadTimeout",
     "RedirectError",
+    "Response",
     "SecurityWarning",
     "SecurlError",
+    "Session",
     "TLSConfig",
     "TLSVerificationError",
     "Timeout",
@@ -58,6 +65,15 @@ __all__ = [
     "__version__",
     "add_audit_hook",
     "create_context",
+    "delete",
+    "get",
+    "head",
+    "options",
+    "patch",
+    "post",
+    "put",
     "remove_audit_hook",
+    "request",
     "trust_info",
+    "unverified",
 ]

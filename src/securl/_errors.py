@@ -125,3 +125,116 @@ def client_cert_required(
             f"({err}). Pass cert=('client.pem', 'client.key') to the Session or the call."
         )
     return ClientCertificateRequired(msg, reason=err, host=host, port=port)
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what it wraps (args, __cause__, __context__, urllib3's .reason), in order."""
+    seen: list[BaseException] = []
+    todo = [exc]
+    while todo:
+        current = todo.pop(0)
+        if any(current is s for s in seen) or len(seen) > 20:
+            continue
+        seen.append(current)
+        for nxt in (getattr(current, "reason", None), current.__cause__, current.__context__,
+                    *current.args):
+            if isinstance(nxt, BaseException):
+                todo.append(nxt)
+    return seen
+
+
+def map_transport_error(
+    exc: BaseException,
+    host: str,
+    port: int | None,
+    *,
+    trust: TrustInfo | None = None,
+    cert_given: bool = False,
+    proxy: str | None = None,
+) -> Exception:
+    """Turn a urllib3/ssl/socket error into the securl error that explains it.
+
+    The caller raises the result ``from exc``. Errors securl raised itself inside urllib3
+    (e.g. a pin mismatch during connect) come back out unchanged.
+    """
+    from urllib3 import exceptions as u3
+
+    from .exceptions import (
+        ConnectionError,
+        ConnectTimeout,
+        ProtocolError,
+        ReadTimeout,
+        SecurlError,
+    )
+
+    where = f"{host}:{port}" if port else host
+    chain = _causes(exc)
+    for err in chain:
+        if isinstance(err, SecurlError):
+            return err
+    for err in chain:
+        if isinstance(err, ssl.SSLCertVerificationError):
+            return tls_verification_error(err, host, port, trust)
+    for err in chain:
+        if isinstance(err, ssl.SSLError) and is_client_cert_demand(err):
+            return client_cert_required(err, host, port, cert_given)
+    via = f" through proxy {proxy}" if proxy else ""
+    if isinstance(exc, u3.ConnectTimeoutError) or (
+        isinstance(exc, u3.NewConnectionError) and "timed out" in str(exc)
+    ):
+        return ConnectTimeout(
+            f"connecting to {where}{via} timed out (TCP connect or TLS handshake); check the "
+            "address and firewall, or raise the connect timeout",
+            reason=exc, host=host, port=port,
+        )
+    if isinstance(exc, (u3.ReadTimeoutError, TimeoutError)):
+        return ReadTimeout(
+            f"{where} did not send its response in time; raise the read timeout if the "
+            "server is known to be slow",
+            reason=exc, host=host, port=port,
+        )
+    if isinstance(exc, u3.NameResolutionError):
+        return ConnectionError(f"cannot resolve host name {host!r}{via}: {exc.__cause__ or exc}",
+                               reason=exc, host=host, port=port)
+    if isinstance(exc, u3.ProxyError):
+        return ConnectionError(f"the proxy {proxy} failed for {where}: {exc}",
+                               reason=exc, host=host, port=port)
+    if isinstance(exc, (u3.SSLError, ssl.SSLError)):
+        return ConnectionError(f"TLS handshake with {where}{via} failed: {exc}",
+                               reason=exc, host=host, port=port)
+    if isinstance(exc, (u3.HeaderParsingError, u3.DecodeError, u3.InvalidHeader)):
+        return ProtocolError(f"{where} sent a malformed response: {exc}",
+                             reason=exc, host=host, port=port)
+    if isinstance(exc, u3.ProtocolError):
+        inner = exc.args[1] if len(exc.args) > 1 else exc
+        text = str(inner)
+        if "line" in text.lower() and ("got more than" in text or "too long" in text):
+            return ProtocolError(f"{where} sent a response header that is too long: {text}",
+                                 reason=exc, host=host, port=port)
+        if type(inner).__name__ in ("BadStatusLine", "LineTooLong", "HTTPException",
+                                    "UnknownProtocol", "IncompleteRead"):
+            return ProtocolError(f"{where} broke the HTTP protocol: {type(inner).__name__}: "
+                                 f"{text}", reason=exc, host=host, port=port)
+        return ConnectionError(f"the connection to {where}{via} was lost: {text}",
+                               reason=exc, host=host, port=port)
+    if isinstance(exc, (u3.NewConnectionError, OSError)):
+        return ConnectionError(f"cannot connect to {where}{via}: {exc}",
+                               reason=exc, host=host, port=port)
+    if isinstance(exc, u3.HTTPError):
+        return ConnectionError(f"request to {where} failed: {exc}", reason=exc, host=host,
+                               port=port)
+    return exc if isinstance(exc, Exception) else RuntimeError(str(exc))
+
+
+def http_error(response: object) -> Exception:
+    """A :class:`urllib.error.HTTPError` for a securl Response, body readable, as urllib does."""
+    import io
+    import urllib.error
+
+    from ._response import Response
+
+    assert isinstance(response, Response)
+    return urllib.error.HTTPError(
+        response.url, response.status, response.reason, response.headers,  # type: ignore[arg-type]
+        io.BytesIO(response.content),
+    )

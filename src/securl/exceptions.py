@@ -7,6 +7,7 @@ Every error is a :class:`SecurlError`. Errors that happen while talking to a ser
     SecurlError
     ├── ConfigurationError        bad certificate, key, CA or policy input (also ValueError)
     ├── PolicyError               the call or patch is forbidden by securl's rules or admin policy
+    ├── InvalidRequest            a malformed URL, method or header, refused before sending
     ├── TransportError            talking to the server failed (also urllib.error.URLError)
     │   ├── TLSVerificationError  the server's certificate was not trusted; see .reason_code
     │   │   └── PinMismatchError  the server's key does not match a configured pin
@@ -43,6 +44,7 @@ __all__ = [
     "ConnectionError",
     "InsecureRedirectError",
     "InsecureRequestWarning",
+    "InvalidRequest",
     "PinMismatchError",
     "PolicyError",
     "ProtocolError",
@@ -81,6 +83,10 @@ class ConfigurationError(SecurlError, ValueError):
 
 class PolicyError(SecurlError):
     """Raised when a call or a process-wide patch is forbidden by securl's rules or admin policy."""
+
+
+class InvalidRequest(SecurlError, ValueError):
+    """Raised before anything is sent when the URL, method, headers or body are malformed."""
 
 
 class TransportError(SecurlError, urllib.error.URLError):

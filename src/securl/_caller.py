@@ -1,0 +1,35 @@
+"""Finding the application code behind a call, for audit events and warnings."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+__all__ = ["caller_location", "external_stacklevel"]
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+_URLLIB3_MARK = os.sep + "urllib3" + os.sep
+
+
+def _is_internal(filename: str) -> bool:
+    return filename.startswith(_PACKAGE_DIR) or _URLLIB3_MARK in filename
+
+
+def caller_location() -> str:
+    """``file:line`` of the nearest frame outside securl (and urllib3)."""
+    frame = sys._getframe(1)
+    while frame is not None and _is_internal(frame.f_code.co_filename):
+        frame = frame.f_back  # type: ignore[assignment]
+    if frame is None:
+        return "<unknown>"
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+
+
+def external_stacklevel() -> int:
+    """The ``stacklevel`` for warnings.warn() called here, pointing at application code."""
+    level = 1
+    frame = sys._getframe(1)
+    while frame is not None and _is_internal(frame.f_code.co_filename):
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return level

@@ -1,0 +1,100 @@
+"""Connection pools, keyed by everything that decides trust.
+
+:class:`PoolKey` is the one place that decides whether two requests may share a connection:
+scheme, host, port, the whole :class:`~securl._tls.TLSPolicy` (verified or not, CAs, client
+certificate, pins) and the proxy. Keying by host alone is how an unverified request once
+poisoned later verified ones (requests' GHSA-9wx4-h78v-vm56); here that cannot happen.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import NamedTuple
+
+from urllib3 import HTTPConnectionPool, make_headers
+from urllib3.connection import ProxyConfig
+from urllib3.connectionpool import ConnectionPool
+from urllib3.util import Url, parse_url
+
+from ._connection import SecurlHTTPSConnectionPool
+from ._tls import TLSPolicy
+
+__all__ = ["PoolKey", "PoolRegistry"]
+
+
+class PoolKey(NamedTuple):
+    """Two requests share a connection only when every field is equal."""
+
+    scheme: str
+    host: str
+    port: int
+    policy: TLSPolicy
+    proxy: str | None
+
+
+class PoolRegistry:
+    """Thread-safe LRU of urllib3 pools; evicted pools are closed."""
+
+    def __init__(self, *, max_pools: int = 32, maxsize: int = 10) -> None:
+        self._pools: OrderedDict[PoolKey, ConnectionPool] = OrderedDict()
+        self._lock = threading.Lock()
+        self.max_pools = max_pools
+        self.maxsize = maxsize
+
+    def get(self, key: PoolKey) -> ConnectionPool:
+        """The pool for ``key``, created on first use."""
+        with self._lock:
+            pool = self._pools.get(key)
+            if pool is not None:
+                self._pools.move_to_end(key)
+                return pool
+            pool = self._new_pool(key)
+            self._pools[key] = pool
+            while len(self._pools) > self.max_pools:
+                _, old = self._pools.popitem(last=False)
+                old.close()
+            return pool
+
+    def _new_pool(self, key: PoolKey) -> ConnectionPool:
+        common = {"maxsize": self.maxsize, "block": False, "retries": False}
+        proxy: Url | None = parse_url(key.proxy) if key.proxy else None
+        proxy_headers = {}
+        if proxy is not None and proxy.auth:
+            proxy_headers = make_headers(proxy_basic_auth=proxy.auth)
+            proxy = proxy._replace(auth=None)
+        if key.scheme == "https":
+            ctx = key.policy.context()
+            kw: dict[str, object] = {}
+            if proxy is not None:
+                # The origin's TLS runs inside a CONNECT tunnel; a TLS proxy is verified too.
+                proxy_ctx = TLSPolicy("verified", key.policy.config.__class__()).context()
+                kw = {"_proxy": proxy, "_proxy_headers": proxy_headers,
+                      "_proxy_config": ProxyConfig(proxy_ctx, False, None, None)}
+            return SecurlHTTPSConnectionPool(
+                key.host, key.port, ssl_context=ctx, securl_policy=key.policy,
+                **common, **kw,  # type: ignore[arg-type]
+            )
+        if proxy is not None:
+            # Plain http through a proxy: talk to the proxy, absolute URLs in the request line.
+            if proxy.scheme == "https":
+                policy = TLSPolicy("verified", key.policy.config.__class__())
+                return SecurlHTTPSConnectionPool(
+                    proxy.host or "", proxy.port or 443, ssl_context=policy.context(),
+                    securl_policy=policy, headers=proxy_headers,
+                    **common,  # type: ignore[arg-type]
+                )
+            return HTTPConnectionPool(proxy.host or "", proxy.port or 80,
+                                      headers=proxy_headers, **common)  # type: ignore[arg-type]
+        return HTTPConnectionPool(key.host, key.port, **common)  # type: ignore[arg-type]
+
+    def clear(self) -> None:
+        """Close every pool (idle connections are closed; in-use ones when released)."""
+        with self._lock:
+            pools = list(self._pools.values())
+            self._pools.clear()
+        for pool in pools:
+            pool.close()
+
+    def __len__(self) -> int:
+        return len(self._pools)

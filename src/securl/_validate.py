@@ -1,0 +1,123 @@
+"""Request input checks: everything is refused before a byte is sent.
+
+Rules: only ``http`` and ``https``; a host is required; no CR, LF, NUL, space or other
+control characters anywhere in the URL; ports 1-65535; no credentials in the URL (pass
+``auth=``: a URL's userinfo ends up in logs and redirects); header names are HTTP tokens and
+header values hold no CR/LF/NUL. The host that connects is the one ``urllib.parse`` reports,
+and the certificate is checked for that same host.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from collections.abc import Iterable, Mapping
+from typing import NamedTuple
+
+from .exceptions import InvalidRequest
+
+__all__ = ["Target", "check_headers", "check_method", "parse_target"]
+
+HeadersInput = Mapping[str, str] | Iterable[tuple[str, str]] | None
+
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_BAD_URL_CHARS = re.compile(r"[\x00-\x20\x7f]")
+_BAD_VALUE_CHARS = re.compile(r"[\r\n\x00]")
+
+
+class Target(NamedTuple):
+    """A checked absolute URL, split the way the connection will use it."""
+
+    url: str
+    scheme: str
+    host: str
+    port: int
+    request_target: str  # path and query, as sent in the request line
+
+    @property
+    def origin(self) -> tuple[str, str, int]:
+        return (self.scheme, self.host, self.port)
+
+
+def parse_target(url: object) -> Target:
+    """Check ``url`` and split it; raise :class:`~securl.InvalidRequest` on anything unsafe."""
+    if isinstance(url, bytes):
+        url = url.decode("ascii", errors="replace")
+    if not isinstance(url, str):
+        raise InvalidRequest(f"URL must be a str, got {type(url).__name__}")
+    bad = _BAD_URL_CHARS.search(url)
+    if bad:
+        raise InvalidRequest(
+            f"URL contains a forbidden character {bad.group()!r} (control characters, CR, LF, "
+            "NUL and spaces are refused; percent-encode them): {url!r}"
+        )
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise InvalidRequest(f"invalid URL {url!r}: {exc}") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise InvalidRequest(
+            f"securl only fetches http and https URLs, not "
+            f"{parts.scheme or 'a URL without a scheme'} ({url!r}); file:, ftp:, data: and "
+            "other schemes are refused by design"
+        )
+    if "@" in parts.netloc:
+        raise InvalidRequest(
+            f"credentials in the URL are refused ({parts.scheme}://...@{parts.hostname}); "
+            "pass auth=(user, password) instead"
+        )
+    host = parts.hostname
+    if not host:
+        raise InvalidRequest(f"URL has no host: {url!r}")
+    if port is None:
+        port = 443 if scheme == "https" else 80
+    elif port == 0:
+        raise InvalidRequest(f"port 0 is not a valid destination: {url!r}")
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError as exc:
+            raise InvalidRequest(
+                f"host {parts.hostname!r} is not a valid IDNA name: {exc}"
+            ) from None
+    target = parts.path or "/"
+    if parts.query:
+        target += "?" + parts.query
+    if not target.isascii():
+        target = urllib.parse.quote(target, safe="/?&=%:@!$'()*+,;~-._")
+    return Target(url, scheme, host, port, target)
+
+
+def check_method(method: object) -> str:
+    """Return the method if it is an HTTP token, uppercased."""
+    if not isinstance(method, str) or not _TOKEN.match(method):
+        raise InvalidRequest(f"invalid HTTP method {method!r}")
+    return method.upper()
+
+
+def check_headers(headers: HeadersInput) -> list[tuple[str, str]]:
+    """Check header names and values; ``None`` values are kept to mean "remove"."""
+    if headers is None:
+        return []
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    out: list[tuple[str, str]] = []
+    for name, value in items:
+        if not isinstance(name, str) or not _TOKEN.match(name):
+            raise InvalidRequest(
+                f"invalid header name {name!r}: header names must be HTTP tokens"
+            )
+        if value is None:
+            out.append((name, value))  # type: ignore[arg-type]
+            continue
+        if isinstance(value, bytes):
+            value = value.decode("latin-1")
+        if not isinstance(value, str):
+            raise InvalidRequest(f"header {name!r} must be a str, got {type(value).__name__}")
+        if _BAD_VALUE_CHARS.search(value):
+            raise InvalidRequest(
+                f"header {name!r} contains CR, LF or NUL (header injection refused)"
+            )
+        out.append((name, value))
+    return out
