@@ -13,7 +13,7 @@ import ssl
 from typing import Any
 
 from urllib3.connection import HTTPSConnection
-from urllib3.connectionpool import HTTPSConnectionPool
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util.ssltransport import SSLTransport
 
 from ._audit import emit
@@ -83,3 +83,11 @@ class SecurlHTTPSConnectionPool(HTTPSConnectionPool):
     """An HTTPS pool whose connections are :class:`SecurlHTTPSConnection`."""
 
     ConnectionCls = SecurlHTTPSConnection
+
+    def _validate_conn(self, conn: Any) -> None:
+        # urllib3 would warn its own InsecureRequestWarning here for every request on an
+        # unverified connection. securl has already decided, warned (pointing at the caller)
+        # and audited the opt-out per call, so only the early connect is kept.
+        HTTPConnectionPool._validate_conn(self, conn)
+        if conn.is_closed:
+            conn.connect()

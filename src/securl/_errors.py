@@ -179,8 +179,11 @@ def map_transport_error(
         if isinstance(err, ssl.SSLError) and is_client_cert_demand(err):
             return client_cert_required(err, host, port, cert_given)
     via = f" through proxy {proxy}" if proxy else ""
-    if isinstance(exc, u3.ConnectTimeoutError) or (
-        isinstance(exc, u3.NewConnectionError) and "timed out" in str(exc)
+    handshake_timeout = any("handshake operation timed out" in str(e) for e in chain)
+    # urllib3's NewConnectionError subclasses ConnectTimeoutError; only a real timeout counts.
+    if handshake_timeout or (
+        isinstance(exc, u3.ConnectTimeoutError)
+        and (not isinstance(exc, u3.NewConnectionError) or "timed out" in str(exc))
     ):
         return ConnectTimeout(
             f"connecting to {where}{via} timed out (TCP connect or TLS handshake); check the "

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 from urllib3 import BaseHTTPResponse, HTTPHeaderDict
+from urllib3.util import SKIP_HEADER
 from urllib3.util import Timeout as Urllib3Timeout
 
 from ._audit import emit, redact_url
@@ -63,22 +64,20 @@ def make_timeout(timeout: TimeoutInput) -> Urllib3Timeout:
     Rule: never an infinite wait, so ``None`` components and non-positive values are refused.
     """
     if isinstance(timeout, Urllib3Timeout):
-        result = timeout
-    elif isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
-        result = Urllib3Timeout(connect=timeout, read=timeout)
+        parts: tuple[object, object] = (timeout.connect_timeout, timeout.read_timeout)
     elif isinstance(timeout, tuple) and len(timeout) == 2:
-        result = Urllib3Timeout(connect=timeout[0], read=timeout[1])
+        parts = timeout
     else:
-        raise ConfigurationError(
-            f"timeout={timeout!r}: give seconds as a number or a (connect, read) tuple; "
-            "securl never waits forever"
-        )
-    for value in (result.connect_timeout, result.read_timeout):
-        if not isinstance(value, (int, float)) or value <= 0:
+        parts = (timeout, timeout)
+    for value in parts:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
             raise ConfigurationError(
-                f"timeout={timeout!r}: every timeout must be a positive number of seconds"
+                f"timeout={timeout!r}: give positive seconds as a number or a (connect, read) "
+                "tuple; securl never waits forever"
             )
-    return result
+    if isinstance(timeout, Urllib3Timeout):
+        return timeout
+    return Urllib3Timeout(connect=parts[0], read=parts[1])  # type: ignore[arg-type]
 
 
 def _cert_fields(cert: CertInput) -> dict[str, Any]:
@@ -124,6 +123,17 @@ def _check_opt_out(tls: object, target: Target) -> TLSPolicy | None:
         stacklevel=external_stacklevel(),
     )
     return None
+
+
+def _merge_headers(target: HTTPHeaderDict, headers: list[tuple[str, str]]) -> None:
+    """Apply checked headers over defaults; ``None`` removes a header (even urllib3's own)."""
+    for name, value in headers:
+        if value is None:
+            target.discard(name)
+            if name.lower() in ("user-agent", "accept-encoding", "host"):
+                target[name] = SKIP_HEADER  # stop urllib3 from adding its default
+        else:
+            target[name] = value
 
 
 class _Body(NamedTuple):
@@ -226,11 +236,7 @@ class Session:
         self.headers = HTTPHeaderDict({
             "User-Agent": USER_AGENT, "Accept": "*/*", "Accept-Encoding": "gzip, deflate",
         })
-        for name, value in check_headers(headers):
-            if value is None:
-                self.headers.discard(name)
-            else:
-                self.headers[name] = value
+        _merge_headers(self.headers, check_headers(headers))
         if not isinstance(max_redirects, int) or max_redirects < 0:
             raise ConfigurationError("max_redirects must be a non-negative int")
         self.max_redirects = max_redirects
@@ -299,11 +305,7 @@ class Session:
         request_headers = HTTPHeaderDict(self.headers)
         if body.content_type:
             request_headers["Content-Type"] = body.content_type
-        for name, value in call_headers:
-            if value is None:
-                request_headers.discard(name)
-            else:
-                request_headers[name] = value
+        _merge_headers(request_headers, call_headers)
 
         history: list[Response] = []
         while True:
