@@ -9,6 +9,7 @@ import ssl
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import pytest
 import trustme
@@ -359,3 +360,26 @@ def test_trust_info_reports_system_source_and_reason() -> None:
     info = securl.trust_info()
     assert info.source in ("system", "truststore", "certifi")
     assert info.source in str(info) and info.reason in str(info)
+
+
+def test_certifi_only_when_no_system_store_with_one_warning(
+    monkeypatch: pytest.MonkeyPatch, https_server: LocalServer
+) -> None:
+    import certifi
+
+    import securl._trust as trust
+
+    monkeypatch.setattr(trust, "_from_system", lambda: None)
+    monkeypatch.setattr(trust, "_certifi_warned", False)
+    with pytest.warns(securl.SecurityWarning, match="certifi"):
+        info = securl.trust_info()
+    assert info.source == "certifi"
+    assert info.cafile == certifi.where()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert securl.trust_info().source == "certifi"  # warned once only
+    # A context from certifi still refuses a server signed by the test CA.
+    with pytest.raises(securl.TLSVerificationError) as err:
+        handshake(securl.create_context(), https_server.port)
+    assert err.value.reason_code == "untrusted-issuer"
+
