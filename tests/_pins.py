@@ -103,18 +103,25 @@ class Recorder:
 
 
 @contextmanager
-def recording_server(cert: Any) -> Iterator[tuple[RawServer, Recorder]]:
+def recording_server(*certs: Any) -> Iterator[tuple[RawServer, Recorder]]:
     """A TLS server that counts handshakes and records every application byte it receives.
 
     It answers a complete request head with a tiny 200 response and closes, so positive
-    tests finish; after a refused connection it must have recorded nothing at all.
+    tests finish; after a refused connection it must have recorded nothing at all. With
+    several certificates it presents them in turn, one per connection.
     """
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    cert.configure_cert(ctx)
+    contexts = []
+    for cert in certs:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        cert.configure_cert(ctx)
+        contexts.append(ctx)
     rec = Recorder()
+    turn = iter(range(1 << 30))
 
     def behaviour(sock: socket.socket) -> None:
         sock.settimeout(5)
+        with rec.lock:
+            ctx = contexts[next(turn) % len(contexts)]
         try:
             tls = ctx.wrap_socket(sock, server_side=True)
         except (ssl.SSLError, OSError):
