@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from _certs import SelfSigned
-from _servers import RawServer
+from _servers import LocalServer, RawServer
 
 
 def pin_of(cert: Any) -> str:
@@ -190,3 +190,12 @@ def events() -> Iterator[list[Any]]:
 
 def named(events: list[Any], name: str) -> list[Any]:
     return [e for e in events if e.event == name]
+
+
+class V6Server(LocalServer):
+    """LocalServer on ::1 (its base class binds IPv4 only)."""
+
+    address_family = socket.AF_INET6
+
+    def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
+        super().__init__(ssl_context, host="::1")

@@ -15,7 +15,16 @@ import trustme
 
 import securl
 from _certs import self_signed
-from _pins import events, make_cert, named, pin_of, recording_server, set_policy, wait_for
+from _pins import (
+    V6Server,
+    events,
+    make_cert,
+    named,
+    pin_of,
+    recording_server,
+    set_policy,
+    wait_for,
+)
 from _servers import LocalServer, server_context
 from securl._tls import TLSPolicy
 
@@ -288,3 +297,28 @@ def test_cross_origin_redirect_leaves_pinned_mode(ca: trustme.CA) -> None:
             securl.get(start.url("/go"), tls=securl.pinned(pin_of(device), reason="device"))
     assert info.value.reason_code == "untrusted-issuer"
     assert target.seen == []
+
+
+def test_pinned_accepts_pins_as_a_list() -> None:
+    a, b = "sha256/" + "A" * 43 + "=", "sha256/" + "B" * 43 + "="
+    assert securl.pinned([a, b], reason="x").pins == (a, b)
+
+
+def test_pinned_on_plain_http_is_refused(http_server: LocalServer) -> None:
+    with pytest.raises(securl.InvalidRequest, match="https"):
+        securl.get(http_server.url(), tls=securl.pinned("sha256/" + "A" * 43 + "=", reason="x"))
+    assert http_server.accepts == 0
+
+
+def test_pinned_over_ipv6_loopback_checks_the_ip_san() -> None:
+    device = make_cert("::1")
+    with V6Server(server_context(device)) as server:
+        token = securl.pinned(pin_of(device), reason="v6 device")
+        assert securl.get(f"https://[::1]:{server.port}/", tls=token).status == 200
+    other = make_cert("::2")
+    with V6Server(server_context(other)) as server:
+        with pytest.raises(securl.TLSVerificationError) as info:
+            securl.get(f"https://[::1]:{server.port}/",
+                       tls=securl.pinned(pin_of(other), reason="v6 device"))
+        assert server.seen == []
+    assert info.value.reason_code == "hostname-mismatch"

@@ -11,7 +11,7 @@ import trustme
 
 import securl
 from _certs import self_signed
-from _pins import events, named, pin_of, recording_server, set_policy, wait_for
+from _pins import V6Server, events, named, pin_of, recording_server, set_policy, wait_for
 from _servers import LocalServer, server_context
 from securl._pinning import format_host, open_pins_file, parse_host, parse_pins
 
@@ -422,3 +422,19 @@ def test_missing_policy_pins_file_fails_https_requests_closed(https_server: Loca
         with pytest.raises(securl.ConfigurationError, match="admin policy pins file"):
             s.get(https_server.url())
     assert https_server.accepts == 0
+
+
+def test_ipv6_host_entries_in_brackets_are_enforced(tmp_path: pathlib.Path) -> None:
+    device = self_signed("localhost")  # SAN has 127.0.0.1, not ::1
+    with V6Server(server_context(device)) as server:
+        path = write(tmp_path / "pins", f"[::1]:{server.port} {PIN_A}\n")
+        with securl.Session(pins_file=path) as s:
+            with pytest.raises(securl.PinMismatchError) as info:
+                s.get(f"https://[::1]:{server.port}/",
+                      tls=securl.pinned(reason="v6", check_hostname=False))
+        assert server.seen == []
+        assert f"[::1]:{server.port} {pin_of(device)}" in str(info.value)
+        write(tmp_path / "pins", f"[::1]:{server.port} {pin_of(device)}\n")
+        with securl.Session(pins_file=path) as s:
+            assert s.get(f"https://[::1]:{server.port}/",
+                         tls=securl.pinned(reason="v6", check_hostname=False)).status == 200

@@ -220,6 +220,12 @@ class PinsFile:
         self._text = text
         self._stamp = (st.st_size, st.st_mtime_ns, st.st_ino)
 
+    def load(self, *, required: bool = True) -> None:
+        """Read (or re-read) the file now: fails on a malformed file, or a missing one if
+        ``required``."""
+        with self._lock:
+            self._refresh(required)
+
     def lookup(self, host: str, port: int, *, required: bool = True) -> HostPins | None:
         """The pins listed for ``host:port`` (None if none). ``required``: missing file fails."""
         with self._lock:

@@ -299,7 +299,7 @@ class Session:
         if pins_file is not None:
             self.pins_file = open_pins_file(pins_file)
             # Fail now on a missing (unless it is to be created) or malformed file.
-            self.pins_file.lookup("localhost", 443, required=not trust_on_first_use)
+            self.pins_file.load(required=not trust_on_first_use)
         self.verifiers = _check_verifiers(verifiers, "securl.Session()")
         self.config = TLSConfig(
             ca_certs=ca_certs, minimum_version=minimum_version,  # type: ignore[arg-type]
@@ -359,6 +359,11 @@ class Session:
         token = tls if isinstance(tls, Pinned) else None
         if token is not None:
             mode = "pinned"
+            if target.scheme != "https":
+                raise InvalidRequest(
+                    f"tls=securl.pinned() was given for {redact_url(target.url)}: plain http "
+                    "has no key to pin and would be sent unencrypted; use an https URL"
+                )
             if not token.pins and not host_pins and tofu is None:
                 where = (f"in {self.pins_file.path}" if self.pins_file is not None
                          else "(this Session has no pins_file=)")
