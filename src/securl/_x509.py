@@ -148,9 +148,11 @@ def _time(tag: int, value: bytes) -> datetime.datetime:
         text = f"{1900 + year if year >= 50 else 2000 + year}{text[2:]}"
     elif tag != 0x18:  # GeneralizedTime YYYYMMDDHHMMSSZ
         raise ValueError("bad certificate time")
-    if not text.endswith("Z") or len(text) != 15:
-        raise ValueError("certificate time is not in UTC")
-    return datetime.datetime.strptime(text, "%Y%m%d%H%M%SZ").replace(tzinfo=datetime.timezone.utc)
+    if len(text) != 15 or not text.endswith("Z") or not text[:14].isdigit():
+        raise ValueError("certificate time is not YYYYMMDDHHMMSSZ in UTC")
+    month, day, hour, minute, second = (int(text[i : i + 2]) for i in range(4, 14, 2))
+    return datetime.datetime(int(text[:4]), month, day, hour, minute, second,
+                             tzinfo=datetime.timezone.utc)
 
 
 def _san_entries(
