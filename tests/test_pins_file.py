@@ -438,3 +438,10 @@ def test_ipv6_host_entries_in_brackets_are_enforced(tmp_path: pathlib.Path) -> N
         with securl.Session(pins_file=path) as s:
             assert s.get(f"https://[::1]:{server.port}/",
                          tls=securl.pinned(reason="v6", check_hostname=False)).status == 200
+
+
+def test_pins_file_path_expands_the_home_directory(tmp_path: pathlib.Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "pins").write_text(f"x.lab {PIN_A}\n")
+    assert open_pins_file("~/pins").lookup("x.lab", 443).pins == (PIN_A,)  # type: ignore[union-attr]

@@ -282,10 +282,13 @@ _files_lock = threading.Lock()
 
 
 def open_pins_file(path: str | os.PathLike[str], origin: str = "pins file") -> PinsFile:
-    """The process-wide :class:`PinsFile` for ``path`` (one object, one lock, per file)."""
+    """The process-wide :class:`PinsFile` for ``path`` (one object, one lock, per file).
+
+    ``~`` is expanded; relative paths are made absolute now (messages show the full path).
+    """
     if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
         raise ConfigurationError(f"pins_file must be a path, got {path!r}")
-    key = (os.path.abspath(os.fspath(path)), origin)
+    key = (os.path.abspath(os.path.expanduser(os.fspath(path))), origin)
     with _files_lock:
         pins_file = _files.get(key)
         if pins_file is None:
