@@ -6,13 +6,15 @@ opt-outs that are explicit and audited, and an admin guard against process-wide 
 
 from __future__ import annotations
 
+from . import verifiers
 from ._api import delete, get, head, options, patch, post, put, request
 from ._audit import AuditEvent, add_audit_hook, remove_audit_hook
 from ._config import TLSConfig
 from ._context import create_context
+from ._peer import PeerInfo
 from ._response import Response
 from ._session import Session
-from ._tls import unverified
+from ._tls import pinned, unverified
 from ._trust import TrustInfo, trust_info
 from ._version import __version__
 from .exceptions import (
@@ -47,6 +49,7 @@ __all__ = [
     "InsecureRedirectError",
     "InsecureRequestWarning",
     "InvalidRequest",
+    "PeerInfo",
     "PinMismatchError",
     "PolicyError",
     "ProtocolError",
@@ -70,10 +73,12 @@ __all__ = [
     "head",
     "options",
     "patch",
+    "pinned",
     "post",
     "put",
     "remove_audit_hook",
     "request",
     "trust_info",
     "unverified",
+    "verifiers",
 ]

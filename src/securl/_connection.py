@@ -1,10 +1,24 @@
 """urllib3 connection and pool classes that carry securl's checks into every handshake.
 
-Right after the TLS handshake, before any request byte is written, a connection:
+Right after the TLS handshake, before any request byte is written, a connection runs the
+checks of its :class:`~securl._tls.TLSPolicy`, in this order, and on the first failure closes
+the socket and raises (so the server never receives a request):
 
-1. checks the server's key against the configured pins (``pins=``), refusing with
-   :class:`~securl.PinMismatchError` and closing the socket on a mismatch;
-2. emits the ``securl.connection`` audit event (TLS version, cipher, peer, SPKI pin, trust).
+1. **pins**: every pin set that applies must contain the server's key (SPKI SHA-256):
+   ``pins=`` (Session and call), the pins of ``tls=securl.pinned(...)``, and this host's
+   entries in each pins file (the Session's and the admin policy's). Each set is a separate
+   requirement; a mismatch is :class:`~securl.PinMismatchError` (audit ``pin_mismatch``).
+2. **pinned host name** (mode ``pinned`` only, unless ``check_hostname=False``): OpenSSL did
+   not check the chain or the name, so the host must be named by the leaf's subjectAltName
+   (``securl._x509.hostname_matches``), else ``TLSVerificationError("hostname-mismatch")``.
+3. **verifiers**: each ``fn(PeerInfo)``; one that raises rejects the connection with
+   ``TLSVerificationError`` (reason ``other``) chained from its exception.
+4. **trust on first use**: if the host had no entry in the Session's pins file, its key is
+   recorded now (audit ``pin_recorded``), atomically: if another connection recorded a
+   different key first, this one is refused like any other changed key.
+
+Then it emits the ``securl.connection`` audit event (mode, TLS version, cipher, peer, SPKI pin,
+trust source).
 """
 
 from __future__ import annotations
@@ -17,11 +31,13 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util.ssltransport import SSLTransport
 
 from ._audit import emit
+from ._peer import PeerInfo, peer_chain
+from ._pinning import changed_key_error
 from ._tls import TLSPolicy
-from ._x509 import spki_pin
-from .exceptions import PinMismatchError
+from ._x509 import hostname_matches, parse_certificate, spki_pin
+from .exceptions import PinMismatchError, TLSVerificationError
 
-__all__ = ["SecurlHTTPSConnection", "SecurlHTTPSConnectionPool"]
+__all__ = ["SecurlHTTPSConnection", "SecurlHTTPSConnectionPool", "verifier_name"]
 
 
 def _name(rdns: Any) -> str | None:
@@ -33,8 +49,65 @@ def _name(rdns: Any) -> str | None:
     return ", ".join(f"{short.get(k, k)}={v}" for rdn in rdns for k, v in rdn)
 
 
+def verifier_name(fn: object) -> str:
+    """How a verifier is named in messages: its repr for helper objects, else its qualname."""
+    qualname = getattr(fn, "__qualname__", None)
+    if isinstance(qualname, str) and not hasattr(type(fn), "__dataclass_fields__"):
+        module = getattr(fn, "__module__", None)
+        return f"{module}.{qualname}" if module else qualname
+    return repr(fn)
+
+
+def _check_pins(policy: TLSPolicy, host: str, port: int, pin: str) -> None:
+    """Step 1 of the module docstring: every applicable pin set must contain ``pin``."""
+    sets: list[tuple[str, tuple[str, ...]]] = [("pins=", policy.config.pins)]
+    if policy.pinned is not None:
+        sets.append(("tls=securl.pinned()", policy.pinned.pins))
+    for source, pins in sets:
+        if pins and pin not in pins:
+            emit("pin_mismatch", host=host, port=port, source=source, expected=list(pins),
+                 got=pin)
+            raise PinMismatchError(
+                f"{host}:{port} presented a public key that matches none of the pins given "
+                f"by {source}; no request was sent. Expected one of: {', '.join(pins)}; the "
+                f"server's key is {pin}. If the server's key was rotated on purpose, add "
+                "the new pin (`securl pin URL` prints it).",
+                host=host,
+                port=port,
+            )
+    for entry in policy.host_pins:
+        if pin not in entry.pins:
+            emit("pin_mismatch", host=host, port=port, source=entry.where,
+                 expected=list(entry.pins), got=pin)
+            raise changed_key_error(entry, host, port, pin)
+    if policy.mode == "pinned" and not policy.any_pins and policy.tofu is None:
+        raise PinMismatchError(  # pragma: no cover - TLSPolicy refuses to exist like this
+            f"{host}:{port}: no pin is configured for this pinned request", host=host, port=port)
+
+
+def _check_pinned_hostname(der: bytes, host: str, port: int) -> None:
+    """Step 2: in mode ``pinned`` the host must be in the leaf's subjectAltName."""
+    try:
+        cert = parse_certificate(der)
+    except ValueError as exc:
+        raise TLSVerificationError(
+            f"{host}:{port}: the server's certificate cannot be parsed ({exc}); refusing the "
+            "pinned connection", reason_code="other", host=host, port=port) from None
+    if not hostname_matches(cert, host):
+        emit("verification_failed", host=host, port=port, reason="hostname-mismatch",
+             mode="pinned", sans=list(cert.sans))
+        names = ", ".join(cert.sans) or "none"
+        raise TLSVerificationError(
+            f"{host}:{port}: the pinned key matched, but the certificate is not valid for the "
+            f"name {host!r} (its subjectAltName lists: {names}); no request was sent. Connect "
+            "with a listed name, or pass securl.pinned(..., check_hostname=False) if the key "
+            "alone identifies this device.",
+            reason_code="hostname-mismatch", host=host, port=port,
+        )
+
+
 class SecurlHTTPSConnection(HTTPSConnection):
-    """An HTTPSConnection that enforces pins and audits every new TLS connection."""
+    """An HTTPSConnection that enforces pins and verifiers and audits every TLS connection."""
 
     def __init__(self, *args: Any, securl_policy: TLSPolicy, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -49,19 +122,24 @@ class SecurlHTTPSConnection(HTTPSConnection):
         host = self._tunnel_host or self.host
         port = self._tunnel_port or self.port
         der = sock.getpeercert(binary_form=True) or b""
-        pin = spki_pin(der) if der else None
-        pins = policy.config.pins
-        if pins and pin not in pins:
+        try:
+            if not der:
+                raise TLSVerificationError(f"{host}:{port} presented no certificate",
+                                           reason_code="other", host=host, port=port)
+            pin = spki_pin(der)
+            _check_pins(policy, host, port, pin)
+            if policy.pinned is not None and policy.pinned.check_hostname:
+                _check_pinned_hostname(der, host, port)
+            if policy.verifiers:
+                self._run_verifiers(sock, policy, host, port, der, pin)
+            if policy.tofu is not None:
+                self._trust_on_first_use(policy, host, port, pin)
+        except BaseException:
             sock.close()
             self.sock = None
-            emit("pin_mismatch", host=host, port=port, expected=list(pins), got=pin)
-            raise PinMismatchError(
-                f"{host}:{port} presented a public key that matches none of the configured "
-                f"pins; no request was sent. Expected one of: {', '.join(pins)}; the server's "
-                f"key is {pin}. If the server's key was rotated on purpose, add the new pin.",
-                host=host,
-                port=port,
-            )
+            raise
+        if policy.mode == "pinned":
+            self.is_verified = True  # by its key; tells urllib3 not to warn
         peer = sock.getpeercert() if policy.mode == "verified" else None
         trust = getattr(self.ssl_context, "trust", None)
         emit(
@@ -69,14 +147,48 @@ class SecurlHTTPSConnection(HTTPSConnection):
             host=host,
             port=port,
             verified=policy.mode == "verified",
+            mode=policy.mode,
             tls_version=sock.version(),
             cipher=(sock.cipher() or (None,))[0],
             subject=_name(peer.get("subject")) if peer else None,
             issuer=_name(peer.get("issuer")) if peer else None,
             not_after=peer.get("notAfter") if peer else None,
             spki_sha256=pin,
-            trust_source=trust.source if trust is not None else None,
+            trust_source="pin" if policy.mode == "pinned" else (
+                trust.source if trust is not None else None),
         )
+
+    def _run_verifiers(self, sock: Any, policy: TLSPolicy, host: str, port: int, der: bytes,
+                       pin: str) -> None:
+        """Step 3: every verifier must return; the first that raises rejects the connection."""
+        chain, chain_verified = peer_chain(sock, der, policy.mode == "verified")
+        info = PeerInfo(host=host, port=port, tls_version=sock.version(),
+                        cipher=(sock.cipher() or (None,))[0], chain=chain,
+                        chain_verified=chain_verified, leaf_pin=pin, mode=policy.mode)
+        for verifier in policy.verifiers:
+            try:
+                verifier(info)
+            except Exception as exc:
+                name = verifier_name(verifier)
+                emit("verification_failed", host=host, port=port, reason="verifier",
+                     verifier=name, error=f"{type(exc).__name__}: {exc}")
+                raise TLSVerificationError(
+                    f"{host}:{port}: verifier {name} rejected the server ({exc}); no request "
+                    "was sent.",
+                    reason_code="other", reason=exc, host=host, port=port,
+                ) from exc
+
+    def _trust_on_first_use(self, policy: TLSPolicy, host: str, port: int, pin: str) -> None:
+        """Step 4: record the key of a host seen for the first time, or check the winner's."""
+        assert policy.tofu is not None
+        existing = policy.tofu.record_first_use(host, port, pin)
+        if existing is None:
+            emit("pin_recorded", host=host, port=port, pin=pin, file=policy.tofu.path,
+                 mode=policy.mode, chain_verified=policy.mode == "verified")
+        elif pin not in existing.pins:
+            emit("pin_mismatch", host=host, port=port, source=existing.where,
+                 expected=list(existing.pins), got=pin)
+            raise changed_key_error(existing, host, port, pin)
 
 
 class SecurlHTTPSConnectionPool(HTTPSConnectionPool):

@@ -3,9 +3,10 @@
 Decisions made here, each in one function:
 
 * the trust decision of a request (:meth:`Session._tls_policy`): the session's TLSConfig,
-  made stricter by per-call ``cert=``/``pins=``, or a per-call opt-out;
+  made stricter by per-call ``cert=``/``pins=``, plus the host's entries in pins files,
+  trust on first use and verifiers; or a per-call ``tls=`` mode (pinned, unverified);
 * the opt-out check (:func:`_check_opt_out`): admin policy may forbid it; every use is
-  audited and warned, whatever warning filters say;
+  audited and warned, whatever warning filters say; ``tls=securl.pinned()`` is audited too;
 * the redirect rule (:func:`redirect_rule`);
 * timeouts (:func:`make_timeout`): every network wait has one.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json as _json
+import os
 import threading
 import urllib.parse
 import urllib.request
@@ -30,10 +32,19 @@ from ._audit import emit, redact_url
 from ._caller import caller_location, external_stacklevel
 from ._config import CAInput, TLSConfig
 from ._errors import map_transport_error
+from ._pinning import HostPins, PinsFile, open_pins_file, policy_pins_file
 from ._policy import get_policy
 from ._pool import PoolKey, PoolRegistry
 from ._response import Response
-from ._tls import OPT_OUT_HELP, TLSPolicy, Unverified, reject_verify_argument
+from ._tls import (
+    OPT_OUT_HELP,
+    Mode,
+    Pinned,
+    TLSPolicy,
+    Unverified,
+    Verifier,
+    reject_verify_argument,
+)
 from ._validate import HeadersInput, Target, check_headers, check_method, parse_target
 from ._version import __version__
 from .exceptions import (
@@ -42,6 +53,7 @@ from .exceptions import (
     InsecureRequestWarning,
     InvalidRequest,
     PolicyError,
+    SecurlError,
     TooManyRedirects,
 )
 
@@ -96,14 +108,57 @@ def _cert_fields(cert: CertInput) -> dict[str, Any]:
     )
 
 
-def _check_opt_out(tls: object, target: Target) -> TLSPolicy | None:
-    """Validate a per-call ``tls=`` value; audit and warn an opt-out. None means "verified"."""
+def _check_verifiers(verifiers: Iterable[Verifier] | None, where: str) -> tuple[Verifier, ...]:
+    """``verifiers=`` as a tuple of hashable callables (they are part of the pool key)."""
+    if verifiers is None:
+        return ()
+    if callable(verifiers):
+        verifiers = (verifiers,)
+    out = tuple(verifiers)
+    for fn in out:
+        if not callable(fn):
+            raise ConfigurationError(f"{where}: verifiers= must hold callables, got {fn!r}")
+        try:
+            hash(fn)
+        except TypeError:
+            raise ConfigurationError(
+                f"{where}: verifier {fn!r} is not hashable; verifiers are part of the "
+                "connection-pool key (use a function or a frozen dataclass)"
+            ) from None
+    return out
+
+
+def _check_opt_out(tls: object, target: Target, *, host_pins: tuple[HostPins, ...] = (),
+                   first_contact: bool = False) -> None:
+    """Validate a per-call ``tls=`` value; audit a pinned call; audit and warn an opt-out.
+
+    Rules: ``tls=securl.pinned()`` is not an opt-out (the key replaces the CA chain and still
+    stops interception), so ``allow_unverified = false`` does not forbid it, except when no
+    pin is known yet and trust on first use would accept whatever key answers: that first
+    contact is unverified, and admin policy decides.
+    """
     if tls is None:
-        return None
+        return
+    if isinstance(tls, Pinned):
+        caller = caller_location()
+        refused = first_contact and not get_policy().allow_unverified
+        emit("pinned_request", host=target.host, port=target.port, reason=tls.reason,
+             caller=caller, url=redact_url(target.url), pins=list(tls.pins),
+             pins_files=[e.where for e in host_pins], check_hostname=tls.check_hostname,
+             trust_on_first_use=first_contact, action="refused" if refused else "allowed")
+        if refused:
+            raise PolicyError(
+                f"admin policy ({get_policy().path}) forbids unverified requests, and "
+                f"{target.host}:{target.port} has no pin yet: trusting its first key unseen "
+                "would be one. Record the pin after checking it out of band "
+                "(`securl pin URL --add FILE`), or pass it: securl.pinned('sha256/...', "
+                "reason=...)"
+            )
+        return
     if not isinstance(tls, Unverified):
         raise ConfigurationError(
-            f"tls={tls!r} is not a TLS mode; use tls=securl.unverified(reason=...) "
-            "(or leave it out to verify)"
+            f"tls={tls!r} is not a TLS mode; use tls=securl.pinned('sha256/...', reason=...) "
+            "or tls=securl.unverified(reason=...) (or leave it out to verify)"
         )
     caller = caller_location()
     if not get_policy().allow_unverified:
@@ -122,7 +177,6 @@ def _check_opt_out(tls: object, target: Target) -> TLSPolicy | None:
         InsecureRequestWarning,
         stacklevel=external_stacklevel(),
     )
-    return None
 
 
 def _merge_headers(target: HTTPHeaderDict, headers: list[tuple[str, str]]) -> None:
@@ -200,9 +254,18 @@ class Session:
         proxies_from_env: use ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` (read now).
         pins: ``sha256/...`` public-key pins checked on top of normal verification.
         minimum_version: ``"1.2"`` (default) or ``"1.3"``.
+        pins_file: a known_hosts-style pins file (``host[:port] sha256/...`` per line); a
+            host listed there must present one of its pins, on top of verification. The
+            admin policy's ``pins_file`` is always enforced as well.
+        trust_on_first_use: record the key of a host not yet in ``pins_file`` on first
+            contact (after a verified handshake, or with ``tls=securl.pinned(reason=...)``
+            for self-signed devices) and enforce it from then on. Needs ``pins_file``.
+        verifiers: callables ``fn(securl.PeerInfo)`` run on every new connection before a
+            request is sent; raising rejects the server (see :mod:`securl.verifiers`).
 
     There is deliberately no way to make a Session unverified: ``verify=False`` and
     ``tls=securl.unverified(...)`` here raise :class:`~securl.PolicyError`; opt out per call.
+    ``tls=securl.pinned(...)`` is per call too; a Session pins with ``pins=``/``pins_file=``.
     """
 
     def __init__(
@@ -216,16 +279,38 @@ class Session:
         proxies_from_env: bool = True,
         pins: Iterable[str] | None = None,
         minimum_version: str = "1.2",
+        pins_file: str | os.PathLike[str] | None = None,
+        trust_on_first_use: bool = False,
+        verifiers: Iterable[Verifier] | None = None,
         verify: Any = _UNSET,
         tls: Any = None,
     ) -> None:
         if verify is not _UNSET:
             reject_verify_argument(verify, "securl.Session()")
+        if isinstance(tls, Pinned):
+            raise PolicyError(
+                "tls=securl.pinned() applies to one call, not to a Session. For a Session, "
+                "pin on top of verification with pins=['sha256/...'] or pins_file='pins.txt'; "
+                "for self-signed devices pass tls=securl.pinned(...) on each call"
+            )
         if tls is not None:
             raise PolicyError(
                 f"a Session cannot be made unverified or given a session-wide tls= mode.\n"
                 f"{OPT_OUT_HELP}"
             )
+        if not isinstance(trust_on_first_use, bool):
+            raise ConfigurationError("trust_on_first_use must be True or False")
+        if trust_on_first_use and pins_file is None:
+            raise ConfigurationError(
+                "trust_on_first_use=True needs pins_file= to record first-seen keys in"
+            )
+        self.trust_on_first_use = trust_on_first_use
+        self.pins_file: PinsFile | None = None
+        if pins_file is not None:
+            self.pins_file = open_pins_file(pins_file)
+            # Fail now on a missing (unless it is to be created) or malformed file.
+            self.pins_file.load(required=not trust_on_first_use)
+        self.verifiers = _check_verifiers(verifiers, "securl.Session()")
         self.config = TLSConfig(
             ca_certs=ca_certs, minimum_version=minimum_version,  # type: ignore[arg-type]
             pins=tuple(pins or ()), **_cert_fields(cert),
@@ -247,18 +332,64 @@ class Session:
 
     # -- trust decision -------------------------------------------------------------------
     def _tls_policy(self, target: Target, tls: object, cert: CertInput,
-                    pins: Iterable[str] | None) -> TLSPolicy:
-        """The trust decision for one request (see the module docstring)."""
-        _check_opt_out(tls, target)
+                    pins: Iterable[str] | None,
+                    verifiers: tuple[Verifier, ...] = ()) -> TLSPolicy:
+        """The trust decision for one request (see the module docstring).
+
+        Pins files are read here, per request, for this host (a snapshot that becomes part
+        of the pool key; see :mod:`securl._tls`): the admin policy's file, always, and the
+        Session's. Trust on first use applies when the Session's file has no entry for the
+        host, and never to ``tls=securl.unverified()`` calls: an opt-out trusts nothing.
+        """
         config = self.config
         changes = _cert_fields(cert)
         if pins is not None:
             changes["pins"] = (*config.pins, *pins)
         if changes:
             config = dataclasses.replace(config, **changes)
-        if tls is not None:
-            return TLSPolicy("unverified", config)
-        return self._verified if config is self.config else TLSPolicy("verified", config)
+        host_pins: list[HostPins] = []
+        tofu: PinsFile | None = None
+        if target.scheme == "https":
+            admin = policy_pins_file()
+            for pins_file in (admin, self.pins_file):
+                if pins_file is None:
+                    continue
+                required = pins_file is admin or not self.trust_on_first_use
+                entry = pins_file.lookup(target.host, target.port, required=required)
+                if entry is not None:
+                    host_pins.append(entry)
+                elif pins_file is self.pins_file and self.trust_on_first_use and not isinstance(
+                        tls, Unverified):
+                    tofu = pins_file
+        mode: Mode = "verified"
+        token = tls if isinstance(tls, Pinned) else None
+        if token is not None:
+            mode = "pinned"
+            if target.scheme != "https":
+                raise InvalidRequest(
+                    f"tls=securl.pinned() was given for {redact_url(target.url)}: plain http "
+                    "has no key to pin and would be sent unencrypted; use an https URL"
+                )
+            if not token.pins and not host_pins and tofu is None:
+                where = (f"in {self.pins_file.path}" if self.pins_file is not None
+                         else "(this Session has no pins_file=)")
+                raise ConfigurationError(
+                    f"tls=securl.pinned() was given no pin, and no pin is recorded for "
+                    f"{target.host}:{target.port} {where}. Pass the pin "
+                    "(securl.pinned('sha256/...', reason=...); `securl pin URL` prints it), "
+                    "record it with `securl pin URL --add FILE`, or use "
+                    "Session(pins_file=FILE, trust_on_first_use=True)"
+                )
+        elif tls is not None:
+            mode = "unverified"
+        _check_opt_out(tls, target, host_pins=tuple(host_pins),
+                       first_contact=token is not None and not token.pins and not host_pins)
+        verifiers = self.verifiers + verifiers
+        if (mode == "verified" and config is self.config and not host_pins and tofu is None
+                and not verifiers):
+            return self._verified
+        return TLSPolicy(mode, config, pinned=token, host_pins=tuple(host_pins), tofu=tofu,
+                         verifiers=verifiers)
 
     def _proxy_for(self, target: Target) -> str | None:
         if not self._proxies:
@@ -283,6 +414,7 @@ class Session:
         tls: Any = None,
         cert: CertInput = None,
         pins: Iterable[str] | None = None,
+        verifiers: Iterable[Verifier] | None = None,
         allow_redirects: bool = True,
         stream: bool = False,
         verify: Any = _UNSET,
@@ -299,7 +431,8 @@ class Session:
         target = parse_target(url)
         call_headers = check_headers(headers)
         body = _encode_body(data, json)
-        policy = self._tls_policy(target, tls, cert, pins)
+        call_verifiers = _check_verifiers(verifiers, "securl requests")
+        policy = self._tls_policy(target, tls, cert, pins, call_verifiers)
         t = self.timeout if timeout is None else make_timeout(timeout)
 
         request_headers = HTTPHeaderDict(self.headers)
@@ -343,9 +476,10 @@ class Session:
             emit("redirect", host=target.host, port=target.port, status=raw.status,
                  from_url=redact_url(target.url), to_url=redact_url(nxt.url),
                  method=new_method, headers_dropped=dropped)
-            if policy.mode != "verified" and nxt.origin != target.origin:
-                # An opt-out covers the origin the caller named, not wherever it redirects.
-                policy = self._verified
+            if nxt.origin != target.origin:
+                # A tls= mode covers the origin the caller named, not wherever it redirects;
+                # and the new host has its own entries in pins files.
+                policy = self._tls_policy(nxt, None, cert, pins, call_verifiers)
             history = [*history, response]
             target, method = nxt, new_method
 
@@ -371,13 +505,17 @@ class Session:
                 chunked=body is not None and not isinstance(body, bytes),
             )
         except Exception as exc:
-            raise map_transport_error(
+            mapped = map_transport_error(
                 exc, target.host, target.port,
                 trust=getattr(policy.context(), "trust", None) if target.scheme == "https"
                 else None,
                 cert_given=policy.config.client_cert is not None,
                 proxy=redact_url(proxy) if proxy else None,
-            ) from exc
+            )
+            if isinstance(mapped, SecurlError) and mapped.__cause__ is not None:
+                # Raised by securl during connect (e.g. a verifier's rejection): keep its cause.
+                raise mapped from mapped.__cause__
+            raise mapped from exc
 
     def get(self, url: str, **kwargs: Any) -> Response:
         """Send a GET request; keyword arguments as for :meth:`request`."""

@@ -1,0 +1,340 @@
+"""Pins files: SSH ``known_hosts`` for HTTPS public keys.
+
+Format, one entry per line::
+
+    # comments start with '#', anywhere on a line; blank lines are ignored
+    device.lab.example            sha256/AAAA...=
+    10.0.0.5:8443                 sha256/BBBB...= sha256/CCCC...=   # old and new key
+    [fd00::5]:8443                sha256/DDDD...=
+
+``host`` is a DNS name or IP address (IPv6 in brackets when a port follows), ``port``
+defaults to 443, and one or more ``sha256/<base64>`` pins follow. A host may appear on
+several lines; all its pins are accepted (that is how keys are rotated: add the new pin, let
+the server switch, then delete the old one).
+
+Rules this module follows:
+
+* **Fail closed on bad input**: a line that does not parse raises
+  :class:`~securl.ConfigurationError` naming ``file:line``; nothing from a broken file is
+  trusted or ignored.
+* **Atomic writes**: a new pin is written to a temporary file in the same directory, synced,
+  given the old file's permission bits, then renamed over the file (``os.replace``), so a
+  reader sees either the old or the new file, never half of one. Writes within one process
+  are serialised by a lock per file; two *processes* recording at the same instant can lose
+  one record (the next contact records it again). Comments and layout are kept.
+* **Fresh reads**: the file is re-read when its size, mtime or inode changes, so an edit
+  takes effect for the next request (see the pool-key note in :mod:`securl._tls`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import ipaddress
+import os
+import stat
+import threading
+from dataclasses import dataclass
+
+from ._tls import check_pin_syntax
+from .exceptions import ConfigurationError, PinMismatchError
+
+__all__ = ["HostPins", "PinsFile", "changed_key_error", "format_host", "open_pins_file",
+           "parse_host", "parse_pins", "policy_pins_file"]
+
+DEFAULT_PORT = 443
+_FORMAT = "expected 'host[:port] sha256/<base64> [sha256/...]'"
+_HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-._")
+
+
+@dataclass(frozen=True)
+class HostPins:
+    """The pins one pins file lists for one ``host:port`` (hashable: part of the pool key)."""
+
+    path: str
+    origin: str  # "pins file" or "admin policy pins file"
+    host: str
+    port: int
+    pins: tuple[str, ...]
+    lines: tuple[int, ...]
+
+    @property
+    def where(self) -> str:
+        """``file:line[,line...]`` of this host's entries."""
+        return f"{self.path}:{','.join(str(n) for n in self.lines)}"
+
+
+def canonical_host(host: str) -> str:
+    """Lower-case, no trailing dot, no brackets, IP addresses in their compressed form."""
+    host = host.strip().strip("[]").lower().rstrip(".")
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return host
+
+
+def format_host(host: str, port: int) -> str:
+    """``host`` as written in a pins file: ``host``, ``host:port`` or ``[v6]:port``."""
+    host = canonical_host(host)
+    if ":" in host:
+        host = f"[{host}]"
+    return host if port == DEFAULT_PORT else f"{host}:{port}"
+
+
+def parse_host(token: str) -> tuple[str, int]:
+    """``host[:port]`` (or ``[v6][:port]``, or a bare IPv6 address) as (host, port)."""
+    port_text = ""
+    if token.startswith("["):
+        host, sep, rest = token[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            raise ValueError(f"bad bracketed host {token!r}")
+        port_text = rest[1:]
+        if rest and not port_text:
+            raise ValueError(f"empty port in {token!r}")
+        ipaddress.IPv6Address(host)
+    elif token.count(":") > 1:
+        host = token
+        ipaddress.IPv6Address(host)
+    else:
+        host, sep, port_text = token.partition(":")
+        if sep and not port_text:
+            raise ValueError(f"empty port in {token!r}")
+    host = canonical_host(host)
+    if not host or not (set(host) <= _HOST_CHARS or ":" in host):
+        raise ValueError(f"bad host name {token!r}")
+    port = DEFAULT_PORT
+    if port_text:
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise ValueError(f"bad port in {token!r}")
+        port = int(port_text)
+    return host, port
+
+
+def parse_pins(text: str, path: str, origin: str = "pins file") -> dict[tuple[str, int], HostPins]:
+    """Parse a pins file's text; any malformed line raises ConfigurationError with file:line."""
+    pins: dict[tuple[str, int], list[str]] = {}
+    lines: dict[tuple[str, int], list[int]] = {}
+    for number, raw in enumerate(text.splitlines(), 1):
+        tokens = raw.split("#", 1)[0].split()
+        if not tokens:
+            continue
+        where = f"{origin} {path}:{number}"
+        if len(tokens) < 2:
+            raise ConfigurationError(f"{where}: a host with no pin; {_FORMAT}")
+        try:
+            key = parse_host(tokens[0])
+        except ValueError as exc:
+            raise ConfigurationError(f"{where}: {exc}; {_FORMAT}") from None
+        for token in tokens[1:]:
+            try:
+                check_pin_syntax(token)
+            except ConfigurationError:
+                raise ConfigurationError(
+                    f"{where}: {token!r} is not a pin; {_FORMAT} (`securl pin URL` prints one)"
+                ) from None
+            if token not in pins.setdefault(key, []):
+                pins[key].append(token)
+        lines.setdefault(key, []).append(number)
+    return {
+        key: HostPins(path, origin, key[0], key[1], tuple(value), tuple(lines[key]))
+        for key, value in pins.items()
+    }
+
+
+def _write_atomic(path: str, data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically, keeping its permission bits (rules above)."""
+    import tempfile
+
+    real = os.path.realpath(path)
+    directory = os.path.dirname(real)
+    try:
+        mode = stat.S_IMODE(os.stat(real).st_mode)
+    except FileNotFoundError:
+        mode = 0o644  # like ~/.ssh/known_hosts: pins are public, only writes need care
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(real)}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, real)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    if hasattr(os, "O_DIRECTORY"):
+        try:
+            dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:  # pragma: no cover - best effort
+            return
+        try:
+            with contextlib.suppress(OSError):  # some filesystems refuse; best effort
+                os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+class PinsFile:
+    """One pins file, re-read when it changes; shared per path within the process."""
+
+    def __init__(self, path: str, origin: str = "pins file") -> None:
+        self.path = path
+        self.origin = origin
+        self._lock = threading.RLock()
+        self._stamp: tuple[int, int, int] | None = None
+        self._text = ""
+        self._entries: dict[tuple[str, int], HostPins] = {}
+
+    def _refresh(self, required: bool) -> None:
+        """Re-read the file if it changed since the last read (caller holds the lock)."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            if required:
+                raise ConfigurationError(
+                    f"{self.origin} {self.path} does not exist; create it (`securl pin URL "
+                    f"--add {self.path}`) or fix the path"
+                ) from None
+            self._stamp, self._text, self._entries = None, "", {}
+            return
+        except OSError as exc:
+            raise ConfigurationError(
+                f"{self.origin} {self.path} cannot be read: {exc.strerror}"
+            ) from None
+        if (st.st_size, st.st_mtime_ns, st.st_ino) == self._stamp:
+            return
+        try:
+            with open(self.path, "rb") as f:
+                st = os.fstat(f.fileno())
+                raw = f.read()
+        except OSError as exc:
+            raise ConfigurationError(
+                f"{self.origin} {self.path} cannot be read: {exc.strerror}"
+            ) from None
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ConfigurationError(f"{self.origin} {self.path}: not UTF-8 text") from None
+        self._entries = parse_pins(text, self.path, self.origin)
+        self._text = text
+        self._stamp = (st.st_size, st.st_mtime_ns, st.st_ino)
+
+    def load(self, *, required: bool = True) -> None:
+        """Read (or re-read) the file now: fails on a malformed file, or a missing one if
+        ``required``."""
+        with self._lock:
+            self._refresh(required)
+
+    def lookup(self, host: str, port: int, *, required: bool = True) -> HostPins | None:
+        """The pins listed for ``host:port`` (None if none). ``required``: missing file fails."""
+        with self._lock:
+            self._refresh(required)
+            return self._entries.get((canonical_host(host), port))
+
+    def add(self, host: str, port: int, pin: str, *, note: str = "") -> HostPins | None:
+        """Append ``host:port pin`` unless that pin is already listed for it.
+
+        Returns None when the line was written, else the existing entry (unchanged).
+        """
+        check_pin_syntax(pin)
+        with self._lock:
+            self._refresh(required=False)
+            existing = self._entries.get((canonical_host(host), port))
+            if existing is not None and pin in existing.pins:
+                return existing
+            line = f"{format_host(host, port)} {pin}"
+            if note:
+                line += f"  # {note}"
+            text = self._text
+            if text and not text.endswith("\n"):
+                text += "\n"
+            self._write(text + line + "\n")
+            return None
+
+    def record_first_use(self, host: str, port: int, pin: str) -> HostPins | None:
+        """Trust on first use: record ``pin`` if the host has no entry yet.
+
+        Atomic with respect to other threads: if another connection recorded a pin for the
+        host first, nothing is written and that entry is returned for the caller to check.
+        """
+        with self._lock:
+            existing = self.lookup(host, port, required=False)
+            if existing is not None:
+                return existing
+            stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            return self.add(host, port, pin, note=f"trust on first use, {stamp}")
+
+    def _write(self, text: str) -> None:
+        try:
+            _write_atomic(self.path, text.encode("utf-8"))
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot write {self.origin} {self.path}: {exc.strerror}; the pin was not "
+                "recorded and the connection was refused (fail closed)"
+            ) from None
+        self._stamp = None  # force a re-read (and re-validation) on the next lookup
+        self._refresh(required=True)
+
+
+_files: dict[tuple[str, str], PinsFile] = {}
+_files_lock = threading.Lock()
+
+
+def open_pins_file(path: str | os.PathLike[str], origin: str = "pins file") -> PinsFile:
+    """The process-wide :class:`PinsFile` for ``path`` (one object, one lock, per file).
+
+    ``~`` is expanded; relative paths are made absolute now (messages show the full path).
+    """
+    if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
+        raise ConfigurationError(f"pins_file must be a path, got {path!r}")
+    key = (os.path.abspath(os.path.expanduser(os.fspath(path))), origin)
+    with _files_lock:
+        pins_file = _files.get(key)
+        if pins_file is None:
+            pins_file = _files[key] = PinsFile(key[0], origin)
+        return pins_file
+
+
+def policy_pins_file() -> PinsFile | None:
+    """The admin policy's ``pins_file`` (enforced for every request), if policy sets one.
+
+    It is read-only for securl: trust on first use never writes to it, and a missing or
+    malformed file fails every https request (the administrator asked for these pins).
+    """
+    from ._policy import get_policy
+
+    path = get_policy().pins_file
+    return open_pins_file(path, "admin policy pins file") if path else None
+
+
+def changed_key_error(entry: HostPins, host: str, port: int, got: str) -> PinMismatchError:
+    """The refusal when a host's key is not among the pins a file lists for it.
+
+    States both pins, where they are, that no request was sent, and the two ways to accept
+    the new key once it has been confirmed out of band (never automatically).
+    """
+    where = f"{host}:{port}"
+    url = f"https://{format_host(host, port)}/"
+    recorded = ", ".join(entry.pins)
+    first_line = entry.lines[0]
+    if entry.origin == "pins file":
+        fix = (
+            "If the server's operator confirms the new key, either edit line "
+            f"{first_line} of {entry.path} to read:\n"
+            f"    {format_host(host, port)} {got}\n"
+            "or keep the old pin for a rotation period and add the new one with:\n"
+            f"    securl pin {url} --add {entry.path}"
+        )
+    else:
+        fix = (f"This pin is set by the administrator in {entry.path}:{first_line}; ask them "
+               "to confirm the new key and update that file.")
+    return PinMismatchError(
+        f"{where} presented a public key that does not match the pin recorded for it in "
+        f"{entry.origin} {entry.where}; no request was sent.\n"
+        f"    recorded: {recorded}\n"
+        f"    server:   {got}\n"
+        "The connection may be intercepted, or the server's key was replaced. " + fix,
+        host=host,
+        port=port,
+    )
