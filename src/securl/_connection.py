@@ -5,6 +5,9 @@ Right after the TLS handshake, before any request byte is written, a connection:
 1. checks the server's key against the configured pins (``pins=``), refusing with
    :class:`~securl.PinMismatchError` and closing the socket on a mismatch;
 2. emits the ``securl.connection`` audit event (TLS version, cipher, peer, SPKI pin, trust).
+
+And when writing the request fails because the server already closed the connection, it reads
+the TLS alert the server sent before closing (see :meth:`SecurlHTTPSConnection.request`).
 """
 
 from __future__ import annotations
@@ -77,6 +80,39 @@ class SecurlHTTPSConnection(HTTPSConnection):
             spki_sha256=pin,
             trust_source=trust.source if trust is not None else None,
         )
+
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        """Send the request; if the server has already hung up, surface its TLS alert.
+
+        A TLS 1.3 server checks the client certificate after the client has finished its
+        handshake, then sends an alert (``certificate_required``, ``unknown_ca``...) and
+        closes. Depending on timing the client's first write fails with a bare EOF before it
+        reads anything; the alert is still waiting in the socket, so read it and raise that
+        instead, which securl's error mapping turns into ClientCertificateRequired.
+        """
+        try:
+            super().request(*args, **kwargs)
+        except ssl.SSLEOFError as exc:
+            alert = self._pending_alert()
+            if alert is not None:
+                raise alert from exc
+            raise
+
+    def _pending_alert(self) -> ssl.SSLError | None:
+        sock = self.sock
+        if not isinstance(sock, ssl.SSLSocket):
+            return None
+        try:
+            sock.settimeout(2.0)  # the peer has closed: this returns at once in practice
+            sock.recv(1)
+        except ssl.SSLEOFError:
+            return None
+        except ssl.SSLError as err:
+            return err
+        except OSError:
+            return None
+        return None
 
 
 class SecurlHTTPSConnectionPool(HTTPSConnectionPool):

@@ -7,7 +7,10 @@ Decisions made here, each in one function:
 * the opt-out check (:func:`_check_opt_out`): admin policy may forbid it; every use is
   audited and warned, whatever warning filters say;
 * the redirect rule (:func:`redirect_rule`);
-* timeouts (:func:`make_timeout`): every network wait has one.
+* timeouts (:func:`make_timeout`): every network wait has one;
+* answering a 401 or a demand for a client certificate (:meth:`Session._challenged`): the
+  auth object's :class:`~securl._auth.AuthFlow` decides whether to resend, the rules being in
+  ``securl._auth``.
 """
 
 from __future__ import annotations
@@ -26,9 +29,10 @@ from urllib3 import BaseHTTPResponse, HTTPHeaderDict
 from urllib3.util import Timeout as Urllib3Timeout
 
 from ._audit import emit, redact_url
+from ._auth import Auth, AuthFlow, coerce_auth
 from ._caller import caller_location, external_stacklevel
 from ._config import CAInput, TLSConfig
-from ._errors import map_transport_error
+from ._errors import client_cert_demand_response, map_transport_error
 from ._policy import get_policy
 from ._pool import PoolKey, PoolRegistry
 from ._response import Response
@@ -190,6 +194,9 @@ class Session:
         proxies_from_env: use ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` (read now).
         pins: ``sha256/...`` public-key pins checked on top of normal verification.
         minimum_version: ``"1.2"`` (default) or ``"1.3"``.
+        auth: credentials to answer a server's 401 with: ``(user, password)`` (Digest or
+            Basic, whichever is strongest on offer), :class:`~securl.BasicAuth` or
+            :class:`~securl.DigestAuth`. See ``docs/authentication.md``.
 
     There is deliberately no way to make a Session unverified: ``verify=False`` and
     ``tls=securl.unverified(...)`` here raise :class:`~securl.PolicyError`; opt out per call.
@@ -206,6 +213,7 @@ class Session:
         proxies_from_env: bool = True,
         pins: Iterable[str] | None = None,
         minimum_version: str = "1.2",
+        auth: Auth | tuple[str, str] | None = None,
         verify: Any = _UNSET,
         tls: Any = None,
     ) -> None:
@@ -222,6 +230,7 @@ class Session:
         )
         self._verified = TLSPolicy("verified", self.config)
         self._verified.context()  # fail now, not at the first request, on bad trust input
+        self.auth = coerce_auth(auth)
         self.timeout = make_timeout(timeout)
         self.headers = HTTPHeaderDict({
             "User-Agent": USER_AGENT, "Accept": "*/*", "Accept-Encoding": "gzip, deflate",
@@ -279,9 +288,16 @@ class Session:
         pins: Iterable[str] | None = None,
         allow_redirects: bool = True,
         stream: bool = False,
+        auth: Any = _UNSET,
+        allow_insecure_auth: bool = False,
         verify: Any = _UNSET,
     ) -> Response:
-        """Send one request (following redirects) and return its :class:`Response`."""
+        """Send one request (following redirects) and return its :class:`Response`.
+
+        ``auth=`` overrides the session's credentials for this call (``None``: none).
+        ``allow_insecure_auth=True`` lets this call send Basic credentials over plain http
+        (audited as ``securl.insecure_auth``).
+        """
         if self._closed:
             raise InvalidRequest("this Session is closed")
         if verify is not _UNSET:
@@ -295,6 +311,9 @@ class Session:
         body = _encode_body(data, json)
         policy = self._tls_policy(target, tls, cert, pins)
         t = self.timeout if timeout is None else make_timeout(timeout)
+        credentials = self.auth if auth is _UNSET else coerce_auth(auth)
+        flow = (AuthFlow(credentials, target, allow_insecure=bool(allow_insecure_auth))
+                if credentials is not None else None)
 
         request_headers = HTTPHeaderDict(self.headers)
         if body.content_type:
@@ -307,8 +326,18 @@ class Session:
 
         history: list[Response] = []
         while True:
-            raw = self._send(method, target, request_headers, body.data, policy, t)
+            send_headers = request_headers
+            authorization = flow.authorization(method, target) if flow is not None else None
+            if authorization is not None:
+                send_headers = HTTPHeaderDict(request_headers)
+                send_headers["Authorization"] = authorization
+            raw = self._send(method, target, send_headers, body.data, policy, t)
             response = Response(raw, target.url, method, history)
+            if flow is not None:
+                flow.on_response(response, target)
+            if raw.status in (400, 401) and self._challenged(response, flow, method, target,
+                                                             body, policy):
+                continue
             location = raw.headers.get("Location")
             if not (allow_redirects and raw.status in _REDIRECTS and location):
                 if not stream:
@@ -346,6 +375,30 @@ class Session:
                 policy = self._verified
             history = [*history, response]
             target, method = nxt, new_method
+            if flow is not None:
+                flow.on_redirect()
+
+    def _challenged(self, response: Response, flow: AuthFlow | None, method: str,
+                    target: Target, body: _Body, policy: TLSPolicy) -> bool:
+        """True to resend after a 401 the auth flow answered; raises for what cannot be.
+
+        Rule, in order: a password challenge the credentials can answer is answered (the
+        flow's rules: once, plus one Digest stale retry; never another origin; never Basic
+        over http unless allowed); a demand for a client certificate raises
+        ClientCertificateRequired; a 401 the credentials cannot answer raises AuthError
+        (inside the flow); anything else is returned to the caller as a response.
+        """
+        if response.status == 401 and flow is not None:
+            response.content  # noqa: B018 - release the connection whatever happens next
+            if flow.on_401(response, method, target):
+                if body.data is not None and not body.replayable:
+                    raise flow.cannot_replay(response, target)
+                return True
+        demand = client_cert_demand_response(response, target.host, target.port,
+                                             policy.config.client_cert is not None)
+        if demand is not None:
+            raise demand
+        return False
 
     def _send(self, method: str, target: Target, headers: HTTPHeaderDict, body: Any,
               policy: TLSPolicy, timeout: Urllib3Timeout) -> BaseHTTPResponse:
