@@ -70,6 +70,9 @@ class Daemon:
             self.proc = subprocess.Popen(
                 self.argv, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
                 cwd=self.directory, env=self.env,
+                # Its own process group: Apache's prefork parent signals its whole group on
+                # shutdown, which would otherwise include the test process.
+                start_new_session=True,
             )
         deadline = time.monotonic() + timeout
         for port in self.ports:
@@ -137,9 +140,11 @@ def nginx(directory: Path, http_body: str, ports: list[int]) -> Daemon:
 
 
 def apache(directory: Path, body: str, ports: list[int]) -> Daemon:
-    """Apache httpd in the foreground (``-DFOREGROUND``, prefork, one child) serving ``body``.
+    """Apache httpd in the foreground (``-DFOREGROUND``, prefork) serving ``body``.
 
-    ``body`` may use ``LoadModule x_module {modules}/mod_x.so``.
+    ``body`` may use ``LoadModule x_module {modules}/mod_x.so``. When the tests run as root,
+    Apache's children drop to ``nobody``: ``directory`` and the files they serve or read per
+    request must then be world-readable (see :func:`world_readable_dir`).
     """
     binary = find_binary("apache2", APACHE_PATHS)
     modules = next((m for m in APACHE_MODULES if os.path.isdir(m)), APACHE_MODULES[0])
@@ -152,7 +157,6 @@ def apache(directory: Path, body: str, ports: list[int]) -> Daemon:
         f"PidFile {directory}/httpd.pid\n"
         "ServerName 127.0.0.1\n"
         f"LoadModule mpm_prefork_module {modules}/mod_mpm_prefork.so\n"
-        f"LoadModule unixd_module {modules}/mod_unixd.so\n"
         f"LoadModule authz_core_module {modules}/mod_authz_core.so\n"
         f"{user}"
         "StartServers 1\nMinSpareServers 1\nMaxSpareServers 2\nMaxRequestWorkers 4\n"
@@ -167,6 +171,15 @@ def apache(directory: Path, body: str, ports: list[int]) -> Daemon:
     if check.returncode != 0:
         raise AssertionError(f"apache2 -t failed:\n{check.stderr.decode(errors='replace')}")
     return Daemon(argv, directory, ports, env=env)
+
+
+def world_readable_dir(prefix: str) -> Path:
+    """A fresh directory Apache's unprivileged children can read (pytest's tmp dirs are 0700)."""
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(0o755)
+    return path
 
 
 def _has_group(name: str) -> bool:
