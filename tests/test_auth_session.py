@@ -315,6 +315,18 @@ def test_digest_stale_forever_ends_in_auth_error_after_a_bounded_number_of_tries
     assert route.outcomes == ["no credentials", "stale", "stale"]
 
 
+def test_a_path_asking_for_basic_after_digest_was_reused_gets_basic(
+        https_server: LocalServer, ca_file: str) -> None:
+    https_server.routes["/d"] = DigestRoute(USER, SECRET)
+    basic = https_server.routes["/b"] = BasicRoute(USER, SECRET)
+    with securl.Session(ca_certs=ca_file, auth=(USER, SECRET)) as s:
+        assert s.get(https_server.url("/d")).status == 200
+        assert s.get(https_server.url("/b")).status == 200
+    first, second = basic.authorizations
+    assert first is not None and first.startswith("Digest ")  # the reused nonce, refused
+    assert second is not None and second.startswith("Basic ")
+
+
 def test_digest_wrong_password_is_an_auth_error_and_the_session_recovers(
         https_server: LocalServer, ca_file: str) -> None:
     route = https_server.routes["/d"] = DigestRoute(USER, SECRET)

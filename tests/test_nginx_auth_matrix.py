@@ -119,12 +119,12 @@ def _server_block(port: int, d: Path, verify: str | None, *, transport: bool,
                f"    ssl_verify_client {verify}; ssl_client_certificate {d}/client-ca.pem;\n")
     cert_error = ""
     if transport:
-        cert_error = f"""error_page 495 496 = @client_certificate;
-    location @client_certificate {{
+        cert_error = """error_page 495 496 = @client_certificate;
+    location @client_certificate {
       add_header X-Client-Verify $ssl_client_verify always;
       add_header WWW-Authenticate 'Transport mode="tls-client-certificate"' always;
       return 401;
-    }}"""
+    }"""
     return f"""
   server {{
     listen 127.0.0.1:{port}{' ssl' if verify is not None else ''};

@@ -535,6 +535,7 @@ class AuthFlow:
         self._left_origin = False
         self._pending: Answer | None = None
         self._sent: Literal["none", "preemptive", "answer"] = "none"
+        self._sent_scheme: str | None = None
         self._stale_retried = False
 
     def _applies(self, target: Target) -> bool:
@@ -548,19 +549,20 @@ class AuthFlow:
             return None
         answer, self._pending = self._pending, None
         if answer is not None:
-            self._sent = "answer"
+            self._sent, self._sent_scheme = "answer", answer.scheme
             return answer.value
         answer = self.auth.preemptive(method, target)
         if answer is None:
-            self._sent = "none"
+            self._sent, self._sent_scheme = "none", None
             return None
         self.check_transport(answer.scheme, target)
-        self._sent = "preemptive"
+        self._sent, self._sent_scheme = "preemptive", answer.scheme
         return answer.value
 
     def on_redirect(self) -> None:
         """A new hop: a challenge there may be answered afresh."""
-        self._pending, self._sent, self._stale_retried = None, "none", False
+        self._pending, self._sent, self._sent_scheme = None, "none", None
+        self._stale_retried = False
 
     def on_response(self, response: Response, target: Target) -> None:
         """Every response of the named origin may carry Digest's ``Authentication-Info``."""
@@ -614,8 +616,9 @@ class AuthFlow:
         fresh_digest = best.name == "digest"
         if self._sent == "none":
             action = "answered"
-        elif self._sent == "preemptive" and fresh_digest:
-            action = "answered"  # the reused nonce was refused; answer the new challenge once
+        elif self._sent == "preemptive" and (fresh_digest or best.name != self._sent_scheme):
+            # A reused Digest nonce, or another scheme, was refused: answer this challenge once.
+            action = "answered"
         elif self._sent == "answer" and fresh_digest and stale and not self._stale_retried:
             self._stale_retried = True
             action = "stale-retry"
