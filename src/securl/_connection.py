@@ -81,7 +81,6 @@ class SecurlHTTPSConnection(HTTPSConnection):
             trust_source=trust.source if trust is not None else None,
         )
 
-
     def request(self, *args: Any, **kwargs: Any) -> None:
         """Send the request; if the server has already hung up, surface its TLS alert.
 
