@@ -26,3 +26,24 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert test_part in ci.splitlines()
     assert "mypy --strict src" in ci
     assert "ruff check" in ci
+
+
+# Every public name, pinned: nothing becomes public by accident. Add names here on purpose.
+EXPORTED = (
+    "AuditEvent", "AuthError", "BasicAuth", "ClientCertificateRequired", "ConfigurationError",
+    "ConnectTimeout", "ConnectionError", "DigestAuth", "InsecureRedirectError",
+    "InsecureRequestWarning", "InvalidRequest", "PeerInfo", "PinMismatchError", "PolicyError",
+    "ProtocolError", "ReadTimeout", "RedirectError", "Response", "SecurityWarning",
+    "SecurlError", "Session", "TLSConfig", "TLSVerificationError", "Timeout",
+    "TooManyRedirects", "TransportError", "TrustInfo", "__version__", "add_audit_hook",
+    "create_context", "delete", "get", "head", "options", "patch", "pinned", "post", "put",
+    "remove_audit_hook", "request", "trust_info", "unverified", "verifiers",
+)
+
+
+def test_exported_names_are_pinned() -> None:
+    import securl
+
+    assert sorted(securl.__all__) == sorted(EXPORTED)
+    assert list(securl.__all__) == sorted(securl.__all__, key=str)
+    assert all(hasattr(securl, name) for name in securl.__all__)

@@ -462,16 +462,3 @@ def test_module_level_functions_use_one_default_session() -> None:
     from securl._api import default_session
 
     assert default_session() is default_session()
-
-
-def test_exported_names_are_pinned() -> None:
-    assert set(securl.__all__) == {
-        "AuditEvent", "AuthError", "ClientCertificateRequired", "ConfigurationError",
-        "ConnectTimeout", "ConnectionError", "InsecureRedirectError", "InsecureRequestWarning",
-        "InvalidRequest", "PeerInfo", "PinMismatchError", "PolicyError", "ProtocolError", "ReadTimeout",
-        "RedirectError", "Response", "SecurityWarning", "SecurlError", "Session", "TLSConfig",
-        "TLSVerificationError", "Timeout", "TooManyRedirects", "TransportError", "TrustInfo",
-        "__version__", "add_audit_hook", "create_context", "delete", "get", "head", "options",
-        "patch", "post", "put", "remove_audit_hook", "pinned", "request", "trust_info", "unverified", "verifiers",
-    }
-    assert all(hasattr(securl, name) for name in securl.__all__)

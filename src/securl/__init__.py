@@ -9,6 +9,7 @@ from __future__ import annotations
 from . import verifiers
 from ._api import delete, get, head, options, patch, post, put, request
 from ._audit import AuditEvent, add_audit_hook, remove_audit_hook
+from ._auth import BasicAuth, DigestAuth
 from ._config import TLSConfig
 from ._context import create_context
 from ._peer import PeerInfo
@@ -42,10 +43,12 @@ from .exceptions import (
 __all__ = [
     "AuditEvent",
     "AuthError",
+    "BasicAuth",
     "ClientCertificateRequired",
     "ConfigurationError",
     "ConnectTimeout",
     "ConnectionError",
+    "DigestAuth",
     "InsecureRedirectError",
     "InsecureRequestWarning",
     "InvalidRequest",

@@ -19,6 +19,9 @@ the socket and raises (so the server never receives a request):
 
 Then it emits the ``securl.connection`` audit event (mode, TLS version, cipher, peer, SPKI pin,
 trust source).
+
+And when writing the request fails because the server already closed the connection, it reads
+the TLS alert the server sent before closing (see :meth:`SecurlHTTPSConnection.request`).
 """
 
 from __future__ import annotations
@@ -189,6 +192,37 @@ class SecurlHTTPSConnection(HTTPSConnection):
             emit("pin_mismatch", host=host, port=port, source=existing.where,
                  expected=list(existing.pins), got=pin)
             raise changed_key_error(existing, host, port, pin)
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        """Send the request; if the server has already hung up, surface its TLS alert.
+
+        A TLS 1.3 server checks the client certificate after the client has finished its
+        handshake, then sends an alert (``certificate_required``, ``unknown_ca``...) and
+        closes. Depending on timing the client's first write fails with a bare EOF before it
+        reads anything; the alert is still waiting in the socket, so read it and raise that
+        instead, which securl's error mapping turns into ClientCertificateRequired.
+        """
+        try:
+            super().request(*args, **kwargs)
+        except ssl.SSLEOFError as exc:
+            alert = self._pending_alert()
+            if alert is not None:
+                raise alert from exc
+            raise
+
+    def _pending_alert(self) -> ssl.SSLError | None:
+        sock = self.sock
+        if not isinstance(sock, ssl.SSLSocket):
+            return None
+        try:
+            sock.settimeout(2.0)  # the peer has closed: this returns at once in practice
+            sock.recv(1)
+        except ssl.SSLEOFError:
+            return None
+        except ssl.SSLError as err:
+            return err
+        except OSError:
+            return None
+        return None
 
 
 class SecurlHTTPSConnectionPool(HTTPSConnectionPool):

@@ -11,7 +11,14 @@ import ssl
 from ._trust import TrustInfo
 from .exceptions import ClientCertificateRequired, TLSVerificationError
 
-__all__ = ["client_cert_required", "reason_code_for", "tls_verification_error"]
+__all__ = [
+    "client_cert_demand_response",
+    "client_cert_required",
+    "is_client_cert_demand",
+    "map_transport_error",
+    "reason_code_for",
+    "tls_verification_error",
+]
 
 # OpenSSL X509_V_ERR_* codes -> securl reason codes.
 _REASONS: dict[int, str] = {
@@ -91,40 +98,121 @@ def tls_verification_error(
     return TLSVerificationError(" ".join(parts), reason_code=code, reason=err, host=host, port=port)
 
 
+# TLS alerts a server sends about the client's certificate, as OpenSSL words them, and what
+# each one means for the user. Received alerts are about *our* certificate: a problem with the
+# server's certificate is found locally and raised as TLSVerificationError before this.
+_CLIENT_CERT_ALERTS: tuple[tuple[str, str], ...] = (
+    ("certificate required", "sent the TLS 1.3 certificate_required alert"),  # alert 116
+    ("unknown ca", "does not trust the CA that issued the client certificate"),  # alert 48
+    ("certificate expired", "says the client certificate has expired"),  # alert 45
+    ("bad certificate", "rejected the client certificate"),  # alert 42
+    ("certificate unknown", "rejected the client certificate"),  # alert 46
+    ("unsupported certificate", "cannot use the client certificate's type"),  # alert 43
+    ("certificate revoked", "says the client certificate was revoked"),  # alert 44
+    ("access denied", "denied access to the client certificate's subject"),  # alert 49
+    # TLS 1.2 servers that require a certificate answer a missing one with a bare
+    # handshake_failure (40); it can also mean no shared cipher, so the message hedges.
+    ("handshake failure", "ended the handshake (handshake_failure)"),
+)
+
+
+def _client_cert_alert(err: BaseException) -> str | None:
+    text = str(err).lower().replace("_", " ")
+    for marker, meaning in _CLIENT_CERT_ALERTS:
+        if marker.replace("_", " ") in text:
+            return meaning
+    return None
+
+
 def is_client_cert_demand(err: BaseException) -> bool:
-    """True when a TLS error means the server wanted a (valid) client certificate."""
-    text = str(err).lower()
-    return any(
-        marker in text
-        for marker in (
-            "certificate required",  # TLS 1.3 alert 116
-            "certificate_required",
-            "handshake failure",  # TLS 1.2 servers that demand one often just fail
-            "sslv3_alert_handshake_failure",
-            "bad certificate",  # alert 42: a client certificate was sent and refused
-            "unknown ca",  # alert 48: the server does not trust our client certificate's CA
-            "certificate expired",  # alert 45 about our certificate
-            "certificate unknown",
-        )
-    )
+    """True when a TLS error is an alert about the client certificate (missing or refused).
+
+    TLS 1.3 servers send these alerts after the client thinks the handshake is done, so they
+    surface on the first read (``SecurlHTTPSConnection`` makes sure a failed first write does
+    not hide them); TLS 1.2 servers send them during the handshake.
+    """
+    return _client_cert_alert(err) is not None
 
 
 def client_cert_required(
-    err: BaseException, host: str | None, port: int | None, cert_given: bool
+    err: BaseException | str, host: str | None, port: int | None, cert_given: bool
 ) -> ClientCertificateRequired:
-    """Explain a handshake the server ended because of the client certificate."""
+    """Explain that the server wanted a (valid) client certificate, naming ``cert=``.
+
+    ``err`` is the TLS alert, or a description of the HTTP answer that said so.
+    """
     where = f"{host}:{port}" if port else str(host)
+    meaning = (_client_cert_alert(err) if isinstance(err, BaseException) else None) or str(err)
+    hedge = "handshake_failure" in meaning
     if cert_given:
         msg = (
-            f"{where} refused the client certificate securl sent ({err}). Check that cert= "
-            "names a certificate issued by a CA the server trusts, not expired, with its key."
+            f"{where} refused the client certificate securl sent: the server {meaning}. Check "
+            "that cert= names a certificate issued by a CA the server trusts, not expired, "
+            "together with its private key."
         )
+        if hedge:
+            msg += " (A bare handshake_failure can also mean no shared cipher or TLS version.)"
     else:
         msg = (
-            f"{where} requires a client certificate (2-way TLS) and none was configured "
-            f"({err}). Pass cert=('client.pem', 'client.key') to the Session or the call."
+            f"{where} requires a client certificate (2-way TLS) and none was configured (the "
+            f"server {meaning}). Pass cert=('client.pem', 'client.key') to the Session or to "
+            "this call."
         )
+        if hedge:
+            msg += (" (A bare handshake_failure from a TLS 1.2 server usually means this; it "
+                    "can also mean no shared cipher or TLS version.)")
+    if isinstance(err, BaseException):
+        msg += f" [TLS: {err}]"
     return ClientCertificateRequired(msg, reason=err, host=host, port=port)
+
+
+# nginx answers ``ssl_verify_client on|optional`` failures over HTTP, not with a TLS alert:
+# 400 with one of these fixed pages (codes 495/496 inside nginx). Operators can turn them into
+# ``401 WWW-Authenticate: Transport mode="tls-client-certificate"`` with error_page; both are
+# recognised. The page titles are nginx's own, unchanged since nginx 0.7.
+_NGINX_CERT_PAGES = {
+    b"<title>400 No required SSL certificate was sent</title>":
+        "asked for a client certificate and none was sent",
+    b"<title>400 The SSL certificate error</title>":
+        "could not verify the client certificate (nginx: \"The SSL certificate error\")",
+}
+
+
+def client_cert_demand_response(response: object, host: str, port: int,
+                                cert_given: bool) -> ClientCertificateRequired | None:
+    """A ClientCertificateRequired when an HTTP response says the certificate is the problem.
+
+    Recognised: ``401`` with ``WWW-Authenticate: Transport mode="tls-client-certificate"``,
+    and nginx's own ``400`` pages for a missing or unverifiable client certificate (read only
+    when the response is a small HTML page from a server that calls itself nginx).
+    """
+    from ._auth import is_client_cert_challenge, parse_challenges
+    from ._response import Response
+
+    assert isinstance(response, Response)
+    headers = response.headers
+    if response.status == 401:
+        challenges = parse_challenges(headers.getlist("WWW-Authenticate"))
+        if any(is_client_cert_challenge(c) for c in challenges):
+            response.content  # noqa: B018 - release the connection
+            meaning = ("refused the client certificate (401 Transport "
+                       'mode="tls-client-certificate")' if cert_given else
+                       'answered 401 Transport mode="tls-client-certificate"')
+            return client_cert_required(meaning, host, port, cert_given)
+        return None
+    if response.status != 400 or not headers.get("Server", "").lower().startswith("nginx"):
+        return None
+    try:
+        length = int(headers.get("Content-Length", "-1"))
+    except ValueError:
+        return None
+    if not 0 < length <= 1024 or "html" not in headers.get("Content-Type", ""):
+        return None
+    body = response.content
+    for title, meaning in _NGINX_CERT_PAGES.items():
+        if title in body:
+            return client_cert_required(meaning, host, port, cert_given)
+    return None
 
 
 def _causes(exc: BaseException) -> list[BaseException]:

@@ -8,7 +8,10 @@ Decisions made here, each in one function:
 * the opt-out check (:func:`_check_opt_out`): admin policy may forbid it; every use is
   audited and warned, whatever warning filters say; ``tls=securl.pinned()`` is audited too;
 * the redirect rule (:func:`redirect_rule`);
-* timeouts (:func:`make_timeout`): every network wait has one.
+* timeouts (:func:`make_timeout`): every network wait has one;
+* answering a 401 or a demand for a client certificate (:meth:`Session._challenged`): the
+  auth object's :class:`~securl._auth.AuthFlow` decides whether to resend, the rules being in
+  ``securl._auth``.
 """
 
 from __future__ import annotations
@@ -29,9 +32,10 @@ from urllib3.util import SKIP_HEADER
 from urllib3.util import Timeout as Urllib3Timeout
 
 from ._audit import emit, redact_url
+from ._auth import Auth, AuthFlow, coerce_auth
 from ._caller import caller_location, external_stacklevel
 from ._config import CAInput, TLSConfig
-from ._errors import map_transport_error
+from ._errors import client_cert_demand_response, map_transport_error
 from ._pinning import HostPins, PinsFile, open_pins_file, policy_pins_file
 from ._policy import get_policy
 from ._pool import PoolKey, PoolRegistry
@@ -262,6 +266,9 @@ class Session:
             for self-signed devices) and enforce it from then on. Needs ``pins_file``.
         verifiers: callables ``fn(securl.PeerInfo)`` run on every new connection before a
             request is sent; raising rejects the server (see :mod:`securl.verifiers`).
+        auth: credentials to answer a server's 401 with: ``(user, password)`` (Digest or
+            Basic, whichever is strongest on offer), :class:`~securl.BasicAuth` or
+            :class:`~securl.DigestAuth`. See ``docs/authentication.md``.
 
     There is deliberately no way to make a Session unverified: ``verify=False`` and
     ``tls=securl.unverified(...)`` here raise :class:`~securl.PolicyError`; opt out per call.
@@ -282,6 +289,7 @@ class Session:
         pins_file: str | os.PathLike[str] | None = None,
         trust_on_first_use: bool = False,
         verifiers: Iterable[Verifier] | None = None,
+        auth: Auth | tuple[str, str] | None = None,
         verify: Any = _UNSET,
         tls: Any = None,
     ) -> None:
@@ -317,6 +325,7 @@ class Session:
         )
         self._verified = TLSPolicy("verified", self.config)
         self._verified.context()  # fail now, not at the first request, on bad trust input
+        self.auth = coerce_auth(auth)
         self.timeout = make_timeout(timeout)
         self.headers = HTTPHeaderDict({
             "User-Agent": USER_AGENT, "Accept": "*/*", "Accept-Encoding": "gzip, deflate",
@@ -417,9 +426,16 @@ class Session:
         verifiers: Iterable[Verifier] | None = None,
         allow_redirects: bool = True,
         stream: bool = False,
+        auth: Any = _UNSET,
+        allow_insecure_auth: bool = False,
         verify: Any = _UNSET,
     ) -> Response:
-        """Send one request (following redirects) and return its :class:`Response`."""
+        """Send one request (following redirects) and return its :class:`Response`.
+
+        ``auth=`` overrides the session's credentials for this call (``None``: none).
+        ``allow_insecure_auth=True`` lets this call send Basic credentials over plain http
+        (audited as ``securl.insecure_auth``).
+        """
         if self._closed:
             raise InvalidRequest("this Session is closed")
         if verify is not _UNSET:
@@ -434,6 +450,9 @@ class Session:
         call_verifiers = _check_verifiers(verifiers, "securl requests")
         policy = self._tls_policy(target, tls, cert, pins, call_verifiers)
         t = self.timeout if timeout is None else make_timeout(timeout)
+        credentials = self.auth if auth is _UNSET else coerce_auth(auth)
+        flow = (AuthFlow(credentials, target, allow_insecure=bool(allow_insecure_auth))
+                if credentials is not None else None)
 
         request_headers = HTTPHeaderDict(self.headers)
         if body.content_type:
@@ -442,8 +461,18 @@ class Session:
 
         history: list[Response] = []
         while True:
-            raw = self._send(method, target, request_headers, body.data, policy, t)
+            send_headers = request_headers
+            authorization = flow.authorization(method, target) if flow is not None else None
+            if authorization is not None:
+                send_headers = HTTPHeaderDict(request_headers)
+                send_headers["Authorization"] = authorization
+            raw = self._send(method, target, send_headers, body.data, policy, t)
             response = Response(raw, target.url, method, history)
+            if flow is not None:
+                flow.on_response(response, target)
+            if raw.status in (400, 401) and self._challenged(response, flow, method, target,
+                                                             body, policy):
+                continue
             location = raw.headers.get("Location")
             if not (allow_redirects and raw.status in _REDIRECTS and location):
                 if not stream:
@@ -482,6 +511,30 @@ class Session:
                 policy = self._tls_policy(nxt, None, cert, pins, call_verifiers)
             history = [*history, response]
             target, method = nxt, new_method
+            if flow is not None:
+                flow.on_redirect()
+
+    def _challenged(self, response: Response, flow: AuthFlow | None, method: str,
+                    target: Target, body: _Body, policy: TLSPolicy) -> bool:
+        """True to resend after a 401 the auth flow answered; raises for what cannot be.
+
+        Rule, in order: a password challenge the credentials can answer is answered (the
+        flow's rules: once, plus one Digest stale retry; never another origin; never Basic
+        over http unless allowed); a demand for a client certificate raises
+        ClientCertificateRequired; a 401 the credentials cannot answer raises AuthError
+        (inside the flow); anything else is returned to the caller as a response.
+        """
+        if response.status == 401 and flow is not None:
+            response.content  # noqa: B018 - release the connection whatever happens next
+            if flow.on_401(response, method, target):
+                if body.data is not None and not body.replayable:
+                    raise flow.cannot_replay(response, target)
+                return True
+        demand = client_cert_demand_response(response, target.host, target.port,
+                                             policy.config.client_cert is not None)
+        if demand is not None:
+            raise demand
+        return False
 
     def _send(self, method: str, target: Target, headers: HTTPHeaderDict, body: Any,
               policy: TLSPolicy, timeout: Urllib3Timeout) -> BaseHTTPResponse:
