@@ -90,10 +90,17 @@ def reject_verify_argument(verify: object, where: str) -> None:
 
 @dataclass(frozen=True)
 class TLSPolicy:
-    """The complete trust decision for one request; equal policies may share connections."""
+    """The complete trust decision for one request; equal policies may share connections.
+
+    ``ssl_context`` is a context the caller supplied (``securl.urllib``'s ``context=``); it
+    is used as it is, and compared by identity, so each such context gets its own pools.
+    ``mode`` then says what that context does: ``verified`` only if it checks both the chain
+    and the host name (the caller of this class decides, see ``securl.urllib.request``).
+    """
 
     mode: Literal["verified", "unverified"]
     config: TLSConfig
+    ssl_context: ssl.SSLContext | None = None
 
     def __post_init__(self) -> None:
         for pin in self.config.pins:
@@ -101,6 +108,8 @@ class TLSPolicy:
 
     def context(self) -> ssl.SSLContext:
         """The SSLContext for this decision (cached: one per distinct policy)."""
+        if self.ssl_context is not None:
+            return self.ssl_context
         if self.mode == "verified":
             return create_context(self.config)
         return _unverified_context(self.config)
