@@ -381,8 +381,9 @@ def _securl_handler(handler: Any) -> Any:
     Subclasses of urllib's handlers are application code and are used as written.
     """
     if type(handler) is _std.HTTPSHandler:
+        # Python >= 3.12 applies check_hostname to the context at once and keeps no copy.
         return HTTPSHandler(handler._debuglevel, handler._context,  # type: ignore[attr-defined]
-                            handler._check_hostname)  # type: ignore[attr-defined]
+                            getattr(handler, "_check_hostname", None))
     if type(handler) is _std.HTTPHandler:
         return HTTPHandler(handler._debuglevel)  # type: ignore[attr-defined]
     return handler
