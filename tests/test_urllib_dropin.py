@@ -322,18 +322,34 @@ def test_unverified_context_is_an_audited_opt_out(
         assert warned == [] and opt_outs == []
 
 
-def test_check_hostname_false_context_is_an_opt_out(
-    untrusted_web: LocalServer, events: list[securl.AuditEvent], other_ca: trustme.CA
+def test_check_hostname_false_context_is_an_opt_out_without_name_check(
+    urllib_impl: Impl, events: list[securl.AuditEvent], other_ca: trustme.CA
 ) -> None:
     ctx = ssl.create_default_context()
     other_ca.configure_trust(ctx)
-    ctx.check_hostname = False
-    with pytest.warns(securl.InsecureRequestWarning, match="check_hostname=False"):
-        with securl_urllib.request.urlopen(untrusted_web.url("/", host="127.0.0.1"),
-                                           context=ctx) as r:
-            assert r.read() == b"hello"
-    assert [e.fields["action"] for e in events if e.event == "securl.unverified_request"] \
-        == ["allowed"]
+    leaf = other_ca.issue_cert("elsewhere.example")  # trusted chain, wrong name
+    with LocalServer(server_context(leaf)) as server:
+        with pytest.raises(urllib.error.URLError) as info:  # the negative twin: name checked
+            urllib_impl.request.urlopen(server.url("/"), context=ctx)
+        assert isinstance(info.value.reason, ssl.SSLCertVerificationError)
+        ctx.check_hostname = False
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with urllib_impl.request.urlopen(server.url("/"), context=ctx) as r:
+                assert r.read() == b"hello"  # as urllib: the chain is checked, the name not
+            untrusting = ssl.create_default_context()
+            untrusting.check_hostname = False
+            with pytest.raises(urllib.error.URLError) as chain:  # ... and the chain still is
+                urllib_impl.request.urlopen(server.url("/"), context=untrusting)
+            assert isinstance(chain.value.reason, ssl.SSLCertVerificationError)
+    warned = [str(w.message) for w in caught
+              if issubclass(w.category, securl.InsecureRequestWarning)]
+    actions = [e.fields["action"] for e in events if e.event == "securl.unverified_request"]
+    if urllib_impl.is_securl:
+        assert len(warned) == 2 and actions == ["allowed", "allowed"]
+        assert info.value.reason_code == "hostname-mismatch"
+    else:
+        assert warned == [] and actions == []
 
 
 def test_unverified_context_refused_when_policy_forbids_opt_outs(
