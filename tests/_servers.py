@@ -32,6 +32,7 @@ Route = Callable[["Handler"], Reply]
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are separate writes: no 40 ms stalls
     server: LocalServer
 
     def log_message(self, format: str, *args: Any) -> None:

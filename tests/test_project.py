@@ -37,7 +37,7 @@ EXPORTED = (
     "SecurlError", "Session", "TLSConfig", "TLSVerificationError", "Timeout",
     "TooManyRedirects", "TransportError", "TrustInfo", "__version__", "add_audit_hook",
     "create_context", "delete", "get", "head", "options", "patch", "pinned", "post", "put",
-    "remove_audit_hook", "request", "trust_info", "unverified", "verifiers",
+    "remove_audit_hook", "request", "trust_info", "unverified", "urllib", "verifiers",
 )
 
 

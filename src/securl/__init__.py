@@ -6,7 +6,10 @@ opt-outs that are explicit and audited, and an admin guard against process-wide 
 
 from __future__ import annotations
 
-from . import verifiers
+from . import (
+    urllib,  # the drop-in: `from securl import urllib`
+    verifiers,
+)
 from ._api import delete, get, head, options, patch, post, put, request
 from ._audit import AuditEvent, add_audit_hook, remove_audit_hook
 from ._auth import BasicAuth, DigestAuth
@@ -83,5 +86,6 @@ __all__ = [
     "request",
     "trust_info",
     "unverified",
+    "urllib",
     "verifiers",
 ]

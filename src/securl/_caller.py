@@ -9,10 +9,17 @@ __all__ = ["caller_location", "external_stacklevel"]
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 _URLLIB3_MARK = os.sep + "urllib3" + os.sep
+# The stdlib's urllib.request runs the handler chain (OpenerDirector.open, the auth and
+# redirect handlers) between application code and securl.urllib's transport: its frames are
+# not the caller either. Found by path, so that this module does not import urllib.request.
+_STDLIB_URLLIB_REQUEST = os.path.join(
+    os.path.dirname(os.path.abspath(os.__file__)), "urllib", "request.py"
+)
 
 
 def _is_internal(filename: str) -> bool:
-    return filename.startswith(_PACKAGE_DIR) or _URLLIB3_MARK in filename
+    return (filename.startswith(_PACKAGE_DIR) or _URLLIB3_MARK in filename
+            or filename == _STDLIB_URLLIB_REQUEST)
 
 
 def caller_location() -> str:

@@ -31,6 +31,9 @@ class PoolKey(NamedTuple):
     port: int
     policy: TLSPolicy
     proxy: str | None
+    #: Headers for the proxy's CONNECT (https through a proxy), e.g. Proxy-Authorization: a
+    #: tunnel opened with one set of proxy credentials is never reused with another.
+    proxy_headers: tuple[tuple[str, str], ...] = ()
 
 
 class PoolRegistry:
@@ -63,14 +66,23 @@ class PoolRegistry:
         if proxy is not None and proxy.auth:
             proxy_headers = make_headers(proxy_basic_auth=proxy.auth)
             proxy = proxy._replace(auth=None)
+        proxy_headers.update(key.proxy_headers)
         if key.scheme == "https":
             ctx = key.policy.context()
             kw: dict[str, object] = {}
+            if key.policy.ssl_context is not None:
+                # A caller's own context: urllib3 sets verify_mode from cert_reqs on every
+                # connection, so cert_reqs must be the context's own value; and urllib3 would
+                # match the host name itself when check_hostname is off, which the caller's
+                # context (an audited opt-out) asked not to do.
+                kw["cert_reqs"] = ctx.verify_mode
+                if not ctx.check_hostname:
+                    kw["assert_hostname"] = False
             if proxy is not None:
                 # The origin's TLS runs inside a CONNECT tunnel; a TLS proxy is verified too.
                 proxy_ctx = TLSPolicy("verified", key.policy.config.__class__()).context()
-                kw = {"_proxy": proxy, "_proxy_headers": proxy_headers,
-                      "_proxy_config": ProxyConfig(proxy_ctx, False, None, None)}
+                kw.update({"_proxy": proxy, "_proxy_headers": proxy_headers,
+                           "_proxy_config": ProxyConfig(proxy_ctx, False, None, None)})
             return SecurlHTTPSConnectionPool(
                 key.host, key.port, ssl_context=ctx, securl_policy=key.policy,
                 **common, **kw,  # type: ignore[arg-type]

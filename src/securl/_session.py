@@ -5,8 +5,10 @@ Decisions made here, each in one function:
 * the trust decision of a request (:meth:`Session._tls_policy`): the session's TLSConfig,
   made stricter by per-call ``cert=``/``pins=``, plus the host's entries in pins files,
   trust on first use and verifiers; or a per-call ``tls=`` mode (pinned, unverified);
-* the opt-out check (:func:`_check_opt_out`): admin policy may forbid it; every use is
-  audited and warned, whatever warning filters say; ``tls=securl.pinned()`` is audited too;
+* the opt-out check (:func:`allow_opt_out`, shared with ``securl.urllib``): admin policy
+  may forbid it; every use is audited and warned, whatever warning filters say;
+  ``tls=securl.pinned()`` is audited too;
+* one exchange on a pooled connection (:func:`send`, shared with ``securl.urllib``);
 * the redirect rule (:func:`redirect_rule`);
 * timeouts (:func:`make_timeout`): every network wait has one;
 * answering a 401 or a demand for a client certificate (:meth:`Session._challenged`): the
@@ -61,7 +63,7 @@ from .exceptions import (
     TooManyRedirects,
 )
 
-__all__ = ["DEFAULT_TIMEOUT", "Session", "make_timeout"]
+__all__ = ["DEFAULT_TIMEOUT", "Session", "allow_opt_out", "make_timeout", "send"]
 
 TimeoutInput = float | tuple[float, float] | Urllib3Timeout | None
 CertInput = str | tuple[str, str] | tuple[str, str, str] | None
@@ -164,20 +166,32 @@ def _check_opt_out(tls: object, target: Target, *, host_pins: tuple[HostPins, ..
             f"tls={tls!r} is not a TLS mode; use tls=securl.pinned('sha256/...', reason=...) "
             "or tls=securl.unverified(reason=...) (or leave it out to verify)"
         )
+    allow_opt_out(tls.reason, target, "tls=securl.unverified()")
+    return None
+
+
+def allow_opt_out(reason: str, target: Target, what: str) -> None:
+    """The one check every per-call opt-out of verification passes (``what`` names it).
+
+    Rules: admin policy ``allow_unverified = false`` refuses it (:class:`~securl.PolicyError`);
+    otherwise it is allowed, and every use emits ``securl.unverified_request`` with the
+    caller's file:line and warns :class:`~securl.InsecureRequestWarning` (the audit event is
+    emitted whatever the warning filters say).
+    """
     caller = caller_location()
     if not get_policy().allow_unverified:
-        emit("unverified_request", host=target.host, port=target.port, reason=tls.reason,
+        emit("unverified_request", host=target.host, port=target.port, reason=reason,
              caller=caller, url=redact_url(target.url), action="refused")
         raise PolicyError(
             f"admin policy ({get_policy().path}) forbids unverified requests; "
-            f"tls=securl.unverified() refused for {target.host}. Trust the server's CA with "
+            f"{what} refused for {target.host}. Trust the server's CA with "
             "ca_certs= or pin its key instead"
         )
-    emit("unverified_request", host=target.host, port=target.port, reason=tls.reason,
+    emit("unverified_request", host=target.host, port=target.port, reason=reason,
          caller=caller, url=redact_url(target.url), action="allowed")
     warnings.warn(
         f"certificate verification is OFF for this request to {target.host}:{target.port} "
-        f"(reason: {tls.reason}); the connection can be intercepted",
+        f"(reason: {reason}); the connection can be intercepted",
         InsecureRequestWarning,
         stacklevel=external_stacklevel(),
     )
@@ -192,6 +206,57 @@ def _merge_headers(target: HTTPHeaderDict, headers: list[tuple[str, str]]) -> No
                 target[name] = SKIP_HEADER  # stop urllib3 from adding its default
         else:
             target[name] = value
+
+
+def send(
+    pools: PoolRegistry,
+    method: str,
+    target: Target,
+    headers: Mapping[str, str],
+    body: Any,
+    policy: TLSPolicy,
+    timeout: Urllib3Timeout,
+    *,
+    proxy: str | None = None,
+    proxy_headers: tuple[tuple[str, str], ...] = (),
+    chunked: bool = False,
+    decode_content: bool = True,
+) -> BaseHTTPResponse:
+    """One HTTP exchange on a pooled connection; urllib3 errors become securl errors.
+
+    The pool is chosen by :class:`~securl._pool.PoolKey` (the whole trust decision); the
+    response is not preloaded: reading it to the end (or closing it) frees the connection.
+    Through a plain-http proxy the request line carries the absolute URL (no fragment).
+    """
+    key = PoolKey(target.scheme, target.host, target.port, policy, proxy, proxy_headers)
+    pool = pools.get(key)
+    plain_proxy = proxy is not None and target.scheme == "http"
+    try:
+        return pool.urlopen(  # type: ignore[attr-defined, no-any-return]
+            method,
+            target.url.split("#", 1)[0] if plain_proxy else target.request_target,
+            body=body,
+            headers=headers,
+            retries=False,
+            redirect=False,
+            assert_same_host=False,
+            timeout=timeout,
+            preload_content=False,
+            decode_content=decode_content,
+            chunked=chunked,
+        )
+    except Exception as exc:
+        mapped = map_transport_error(
+            exc, target.host, target.port,
+            trust=getattr(policy.context(), "trust", None) if target.scheme == "https"
+            else None,
+            cert_given=policy.config.client_cert is not None,
+            proxy=redact_url(proxy) if proxy else None,
+        )
+        if isinstance(mapped, SecurlError) and mapped.__cause__ is not None:
+            # Raised by securl during connect (e.g. a verifier's rejection): keep its cause.
+            raise mapped from mapped.__cause__
+        raise mapped from exc
 
 
 class _Body(NamedTuple):
@@ -538,37 +603,10 @@ class Session:
 
     def _send(self, method: str, target: Target, headers: HTTPHeaderDict, body: Any,
               policy: TLSPolicy, timeout: Urllib3Timeout) -> BaseHTTPResponse:
-        """One HTTP exchange on a pooled connection; urllib3 errors become securl errors."""
-        proxy = self._proxy_for(target)
-        key = PoolKey(target.scheme, target.host, target.port, policy, proxy)
-        pool = self._pools.get(key)
-        plain_proxy = proxy is not None and target.scheme == "http"
-        try:
-            return pool.urlopen(  # type: ignore[attr-defined, no-any-return]
-                method,
-                target.url if plain_proxy else target.request_target,
-                body=body,
-                headers=headers,
-                retries=False,
-                redirect=False,
-                assert_same_host=False,
-                timeout=timeout,
-                preload_content=False,
-                decode_content=True,
-                chunked=body is not None and not isinstance(body, bytes),
-            )
-        except Exception as exc:
-            mapped = map_transport_error(
-                exc, target.host, target.port,
-                trust=getattr(policy.context(), "trust", None) if target.scheme == "https"
-                else None,
-                cert_given=policy.config.client_cert is not None,
-                proxy=redact_url(proxy) if proxy else None,
-            )
-            if isinstance(mapped, SecurlError) and mapped.__cause__ is not None:
-                # Raised by securl during connect (e.g. a verifier's rejection): keep its cause.
-                raise mapped from mapped.__cause__
-            raise mapped from exc
+        """One HTTP exchange on this Session's pools (see :func:`send`)."""
+        return send(self._pools, method, target, headers, body, policy, timeout,
+                    proxy=self._proxy_for(target),
+                    chunked=body is not None and not isinstance(body, bytes))
 
     def get(self, url: str, **kwargs: Any) -> Response:
         """Send a GET request; keyword arguments as for :meth:`request`."""

@@ -168,6 +168,10 @@ class TLSPolicy:
         tofu: the pins file to record this host's key in on first contact (set only when
             the host had no entry in it); the record is made atomically per connection.
         verifiers: callables run on every new connection before a request is sent.
+        ssl_context: a context the caller supplied (``securl.urllib``'s ``context=``), used
+            as it is and compared by identity, so each such context gets its own pools;
+            ``mode`` then says what it does: ``verified`` only if it checks both the chain and
+            the host name (decided in ``securl.urllib.request``).
     """
 
     mode: Mode
@@ -176,6 +180,7 @@ class TLSPolicy:
     host_pins: tuple[HostPins, ...] = ()
     tofu: PinsFile | None = None
     verifiers: tuple[Verifier, ...] = ()
+    ssl_context: ssl.SSLContext | None = None
 
     def __post_init__(self) -> None:
         for pin in self.config.pins:
@@ -196,8 +201,11 @@ class TLSPolicy:
 
         ``pinned`` and ``unverified`` contexts do not validate the chain at the OpenSSL level
         (CERT_NONE); for ``pinned`` the connection then checks the key and the host name
-        itself before anything is sent. Each mode has its own cached context object.
+        itself before anything is sent. Each mode has its own cached context object. A
+        caller-supplied ``ssl_context`` is returned as it is.
         """
+        if self.ssl_context is not None:
+            return self.ssl_context
         if self.mode == "verified":
             return create_context(self.config)
         return _chainless_context(self.mode, self.config)

@@ -1,0 +1,548 @@
+"""securl.urllib.request: ``urllib.request``'s API over securl's verified, pooled transport.
+
+What is the stdlib's and what is securl's:
+
+* The opener and handler chain is the stdlib's (``OpenerDirector``, ``Request``, the auth,
+  cookie, proxy, error and redirect handlers), so scripts behave as they do with ``urllib``.
+* Only the transport is replaced: :class:`HTTPHandler` and :class:`HTTPSHandler` send through
+  securl's connection pools (``securl._session.send``), keyed by the whole trust decision,
+  with keep-alive, securl's timeouts and error mapping; they return a
+  :class:`~securl.urllib.response.SecurlHTTPResponse`.
+
+Rules that are deliberately stricter than ``urllib``, each decided in one place:
+
+* Schemes: only http and https are opened (:meth:`OpenerDirector.open`); file:, ftp:, data:
+  and any other scheme raise ``URLError`` (local-file reads and SSRF through urlopen).
+* Trust: https is verified against the system trust store (securl's trust sources). A
+  ``context=`` that verifies is used as given; one that does not verify is a per-call opt-out
+  (:meth:`HTTPSHandler._policy`), allowed only as policy permits, warned and audited.
+* Redirects (:class:`HTTPRedirectHandler`): never from https to http, only to http/https,
+  and Authorization, Proxy-Authorization and Cookie headers set on the request are not
+  carried to another origin.
+* Basic credentials are not sent over plain http (:class:`HTTPBasicAuthHandler`) unless admin
+  policy sets ``allow_basic_auth_over_http``.
+* Timeouts: no request waits forever; the default and ``None`` mean securl's default.
+
+Every other name of ``urllib.request`` is the stdlib's own (see :func:`__getattr__`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import os
+import socket
+import ssl
+import tempfile
+import urllib.request as _std
+import warnings
+from collections.abc import Callable
+from email.message import Message
+from typing import IO, Any
+from urllib.error import ContentTooShortError, HTTPError, URLError
+from urllib.parse import urlsplit
+from urllib.request import (
+    AbstractBasicAuthHandler,
+    AbstractDigestAuthHandler,
+    AbstractHTTPHandler,
+    BaseHandler,
+    CacheFTPHandler,
+    DataHandler,
+    FileHandler,
+    FTPHandler,
+    HTTPCookieProcessor,
+    HTTPDefaultErrorHandler,
+    HTTPDigestAuthHandler,
+    HTTPErrorProcessor,
+    HTTPPasswordMgr,
+    HTTPPasswordMgrWithDefaultRealm,
+    HTTPPasswordMgrWithPriorAuth,
+    ProxyBasicAuthHandler,
+    ProxyDigestAuthHandler,
+    ProxyHandler,
+    Request,
+    UnknownHandler,
+    getproxies,
+    parse_http_list,
+    parse_keqv_list,
+    pathname2url,
+    url2pathname,
+)
+
+from urllib3 import HTTPResponse
+from urllib3.util import Timeout as Urllib3Timeout
+
+from .._audit import emit, redact_url
+from .._config import TLSConfig
+from .._context import create_context
+from .._policy import get_policy
+from .._pool import PoolRegistry
+from .._session import DEFAULT_TIMEOUT, allow_opt_out, make_timeout, redirect_rule, send
+from .._tls import TLSPolicy
+from .._validate import Target, check_method, parse_target
+from ..exceptions import (
+    AuthError,
+    ConfigurationError,
+    InsecureRedirectError,
+    PolicyError,
+)
+from .error import InsecureRedirectHTTPError
+from .response import SecurlHTTPResponse
+
+__all__ = [
+    "AbstractBasicAuthHandler",
+    "AbstractDigestAuthHandler",
+    "AbstractHTTPHandler",
+    "BaseHandler",
+    "CacheFTPHandler",
+    "ContentTooShortError",
+    "DataHandler",
+    "FTPHandler",
+    "FancyURLopener",
+    "FileHandler",
+    "HTTPBasicAuthHandler",
+    "HTTPCookieProcessor",
+    "HTTPDefaultErrorHandler",
+    "HTTPDigestAuthHandler",
+    "HTTPError",
+    "HTTPErrorProcessor",
+    "HTTPHandler",
+    "HTTPPasswordMgr",
+    "HTTPPasswordMgrWithDefaultRealm",
+    "HTTPPasswordMgrWithPriorAuth",
+    "HTTPRedirectHandler",
+    "HTTPSHandler",
+    "OpenerDirector",
+    "ProxyBasicAuthHandler",
+    "ProxyDigestAuthHandler",
+    "ProxyHandler",
+    "Request",
+    "URLError",
+    "URLopener",
+    "UnknownHandler",
+    "build_opener",
+    "getproxies",
+    "install_opener",
+    "parse_http_list",
+    "parse_keqv_list",
+    "pathname2url",
+    "url2pathname",
+    "urlcleanup",
+    "urlopen",
+    "urlretrieve",
+]
+
+_ALLOWED_SCHEMES = ("http", "https")
+_SENSITIVE_ON_CROSS_ORIGIN = ("Authorization", "Proxy-Authorization", "Cookie")
+_DEFAULT_CONFIG = TLSConfig()
+_VERIFIED = TLSPolicy("verified", _DEFAULT_CONFIG)
+
+#: The connection pools of every opener in the process; the key (scheme, host, port, the
+#: whole trust decision, proxy) decides what may share a connection, not the opener.
+_pools = PoolRegistry()
+_opener: OpenerDirector | None = None
+_url_tempfiles: list[str] = []
+
+
+def __getattr__(name: str) -> Any:
+    """Every name securl does not override is the stdlib ``urllib.request``'s own."""
+    if name.startswith("__"):
+        raise AttributeError(name)
+    try:
+        return getattr(_std, name)
+    except AttributeError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | {n for n in dir(_std) if not n.startswith("__")})
+
+
+# -- schemes ---------------------------------------------------------------------------------
+def _refuse_scheme(url: str, scheme: str) -> URLError:
+    return URLError(
+        f"securl refuses {scheme}: URLs by design; it opens http and https only "
+        f"({redact_url(url)}). Reading local files or other services through urlopen is a "
+        "known hazard (local file disclosure, SSRF); open local files with open()"
+    )
+
+
+class OpenerDirector(_std.OpenerDirector):
+    """urllib's OpenerDirector that opens http and https URLs only (see the module rules)."""
+
+    def open(self, fullurl: str | Request, data: Any = None,
+             timeout: float | None = socket._GLOBAL_DEFAULT_TIMEOUT,  # type: ignore[attr-defined]
+             ) -> Any:
+        if isinstance(fullurl, str):
+            req = Request(fullurl, data)  # noqa: S310 - the scheme is checked just below
+            data = None
+        else:
+            req = fullurl
+        for scheme in (urlsplit(req.full_url).scheme.lower(), req.type.lower()):
+            if scheme not in _ALLOWED_SCHEMES:
+                raise _refuse_scheme(req.full_url, scheme)
+        return super().open(req, data, timeout)
+
+
+# -- transport -------------------------------------------------------------------------------
+def _timeout(value: object) -> Urllib3Timeout:
+    """urllib's timeout as securl's: the "no timeout given" default and None mean securl's
+    default (10 s connect, 30 s between bytes); a number applies to both."""
+    if value is None or value is socket._GLOBAL_DEFAULT_TIMEOUT:  # type: ignore[attr-defined]
+        return DEFAULT_TIMEOUT
+    return make_timeout(value)  # type: ignore[arg-type]
+
+
+def _route(req: Request, headers: dict[str, str]
+           ) -> tuple[str | None, tuple[tuple[str, str], ...]]:
+    """The proxy the ProxyHandler chose for ``req``, and the headers for its CONNECT.
+
+    ProxyHandler rewrites the request as urllib's transport expects: for https it sets
+    ``_tunnel_host`` (a CONNECT tunnel through ``req.host``); for http it makes the selector
+    the absolute URL and ``req.host`` the proxy. As urllib does, a Proxy-Authorization
+    header goes to the tunnel's CONNECT and never to the origin server.
+    """
+    if getattr(req, "_tunnel_host", None):
+        auth = headers.pop("Proxy-Authorization", None)
+        return f"http://{req.host}", ((("Proxy-Authorization", auth),) if auth else ())
+    if req.has_proxy():
+        return f"{req.type}://{req.host}", ()
+    return None, ()
+
+
+def _transport(req: Request, policy_for: Callable[[Target], TLSPolicy]) -> SecurlHTTPResponse:
+    """Send ``req`` on a pooled connection, as urllib's ``do_open`` would on a new one."""
+    target = parse_target(req.full_url)
+    method = req.get_method()
+    check_method(method)
+    headers = dict(req.unredirected_hdrs)
+    headers.update({k: v for k, v in req.headers.items() if k not in headers})
+    headers = {name.title(): value for name, value in headers.items()}
+    proxy, proxy_headers = _route(req, headers)
+    policy = policy_for(target)
+    raw = send(
+        _pools, method, target, headers, req.data, policy, _timeout(req.timeout),
+        proxy=proxy, proxy_headers=proxy_headers,
+        chunked=req.has_header("Transfer-encoding"), decode_content=False,
+    )
+    assert isinstance(raw, HTTPResponse)  # what a urllib3 pool returns
+    return SecurlHTTPResponse(raw, req.get_full_url(), target.host, target.port)
+
+
+class HTTPHandler(_std.HTTPHandler):
+    """urllib's HTTPHandler, sending through securl's pooled keep-alive connections."""
+
+    def http_open(self, req: Request) -> Any:
+        return _transport(req, self._policy)
+
+    def _policy(self, target: Target) -> TLSPolicy:
+        return _VERIFIED  # plain http (maybe via a proxy): no certificate to check
+
+
+class HTTPSHandler(_std.HTTPSHandler):
+    """urllib's HTTPSHandler, verified by securl; ``context=`` as described in :meth:`_policy`.
+
+    Unlike urllib's, making one without a context builds no SSLContext: securl's shared,
+    cached verified context is used.
+    """
+
+    def __init__(self, debuglevel: int | None = None, context: ssl.SSLContext | None = None,
+                 check_hostname: bool | None = None) -> None:
+        AbstractHTTPHandler.__init__(self, 0 if debuglevel is None else debuglevel)
+        self._context = context
+        self._check_hostname = check_hostname
+
+    def https_open(self, req: Request) -> Any:
+        return _transport(req, self._policy)
+
+    def _policy(self, target: Target) -> TLSPolicy:
+        """The trust decision for one request through this handler.
+
+        Rules: no context means securl's verified default. A context that checks both the
+        chain (``verify_mode`` not ``CERT_NONE``) and the host name (``check_hostname``) is
+        used as it is, in pools of its own. Anything else is a per-call opt-out: refused if
+        admin policy forbids opt-outs, else allowed with an ``InsecureRequestWarning`` and a
+        ``securl.unverified_request`` audit event naming the caller. A context that allows
+        older TLS than admin policy's ``minimum_tls_version`` is refused either way.
+        """
+        if target.scheme != "https":
+            return _VERIFIED
+        ctx = self._context
+        if ctx is None:
+            if self._check_hostname is False:
+                allow_opt_out("HTTPSHandler(check_hostname=False)", target,
+                              "HTTPSHandler(check_hostname=False)")
+                return TLSPolicy("unverified", _DEFAULT_CONFIG)
+            return _VERIFIED
+        if self._check_hostname is not None:
+            ctx.check_hostname = self._check_hostname  # as urllib does, on every request
+        floor = get_policy().minimum_tls_version
+        if ctx.minimum_version < floor:
+            raise PolicyError(
+                f"the context= given for {target.host} allows {ctx.minimum_version.name}, "
+                f"below the minimum TLS version admin policy requires ({floor.name}); set "
+                f"ctx.minimum_version = ssl.TLSVersion.{floor.name}"
+            )
+        if ctx.verify_mode != ssl.CERT_NONE and ctx.check_hostname:
+            return TLSPolicy("verified", _DEFAULT_CONFIG, ssl_context=ctx)
+        off = ("verify_mode=CERT_NONE" if ctx.verify_mode == ssl.CERT_NONE
+               else "check_hostname=False")
+        allow_opt_out(f"urllib context= with {off}", target, f"an SSLContext with {off}")
+        return TLSPolicy("unverified", _DEFAULT_CONFIG, ssl_context=ctx)
+
+
+# -- redirects and auth ----------------------------------------------------------------------
+class HTTPRedirectHandler(_std.HTTPRedirectHandler):
+    """urllib's redirect handling (methods, loop limits), plus securl's redirect rule.
+
+    Rules (``securl._session.redirect_rule``): only to http or https, never from https to
+    http; a refused redirect raises :class:`~securl.urllib.error.InsecureRedirectHTTPError`
+    (an ``HTTPError`` with the redirect's code, and a ``securl.InsecureRedirectError``).
+    Authorization, Proxy-Authorization and Cookie headers set on the request are dropped when
+    the redirect leaves the origin (urllib would send them to any host).
+    """
+
+    def redirect_request(self, req: Request, fp: IO[bytes], code: int, msg: str,
+                         headers: Message, newurl: str) -> Request | None:
+        current = parse_target(req.full_url)
+        try:
+            nxt, _ = redirect_rule(code, req.get_method(), current, newurl)
+        except InsecureRedirectError as exc:
+            raise InsecureRedirectHTTPError(newurl, code, str(exc), headers, fp) from None
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)  # type: ignore[arg-type]
+        if new is None:
+            return None
+        dropped: list[str] = []
+        if nxt.origin != current.origin:
+            for name in list(new.headers):
+                if name.title() in _SENSITIVE_ON_CROSS_ORIGIN:
+                    dropped.append(name.title())
+                    del new.headers[name]
+        emit("redirect", host=current.host, port=current.port, status=code,
+             from_url=redact_url(current.url), to_url=redact_url(nxt.url),
+             method=new.get_method(), headers_dropped=dropped)
+        return new
+
+
+def _basic_refused(req: Request) -> bool:
+    return (urlsplit(req.full_url).scheme.lower() == "http"
+            and not get_policy().allow_basic_auth_over_http)
+
+
+_BASIC_OVER_HTTP = (
+    "securl does not send Basic credentials over plain http (anyone on the network can read "
+    "them): use https, or Digest; an admin may set allow_basic_auth_over_http = true in the "
+    "securl policy"
+)
+
+
+class HTTPBasicAuthHandler(_std.HTTPBasicAuthHandler):
+    """urllib's Basic auth handler that does not send credentials over plain http.
+
+    Answering a challenge over http raises :class:`~securl.AuthError` (a 401 ``HTTPError``)
+    instead; preemptive credentials (``HTTPPasswordMgrWithPriorAuth``) over http raise
+    :class:`~securl.PolicyError` before anything is sent. Admin policy
+    ``allow_basic_auth_over_http = true`` restores urllib's behaviour.
+    """
+
+    def http_error_401(self, req: Request, fp: IO[bytes], code: int, msg: str,
+                       headers: Message) -> Any:
+        req._securl_challenge = headers  # type: ignore[attr-defined]  # for the retry below
+        return super().http_error_401(req, fp, code, msg, headers)  # type: ignore[arg-type]
+
+    def retry_http_basic_auth(self, host: str, req: Request, realm: str) -> Any:
+        _, password = self.passwd.find_user_password(realm, host)
+        target = parse_target(req.full_url)
+        if password is not None and _basic_refused(req):
+            emit("auth_challenge", host=target.host, port=target.port, scheme="Basic",
+                 action="refused", reason="plain http")
+            challenge = getattr(req, "_securl_challenge", None) or Message()
+            raise AuthError(req.full_url, f"HTTP Error 401: {_BASIC_OVER_HTTP}", challenge,
+                            ("Basic",))
+        if password is not None:
+            emit("auth_challenge", host=target.host, port=target.port, scheme="Basic",
+                 action="answered")
+        return super().retry_http_basic_auth(host, req, realm)
+
+    def http_request(self, req: Request) -> Request:
+        is_authenticated = getattr(self.passwd, "is_authenticated", None)
+        if (is_authenticated is not None and is_authenticated(req.full_url)
+                and not req.has_header("Authorization") and _basic_refused(req)):
+            raise PolicyError(f"{_BASIC_OVER_HTTP} ({redact_url(req.full_url)})")
+        return super().http_request(req)
+
+    https_request = http_request
+
+
+# -- openers and module functions ------------------------------------------------------------
+def _securl_handler(handler: Any) -> Any:
+    """An instance of exactly urllib's HTTP(S)Handler becomes securl's, same settings.
+
+    Subclasses of urllib's handlers are application code and are used as written.
+    """
+    if type(handler) is _std.HTTPSHandler:
+        # Python >= 3.12 applies check_hostname to the context at once and keeps no copy.
+        return HTTPSHandler(handler._debuglevel, handler._context,  # type: ignore[attr-defined]
+                            getattr(handler, "_check_hostname", None))
+    if type(handler) is _std.HTTPHandler:
+        return HTTPHandler(handler._debuglevel)  # type: ignore[attr-defined]
+    return handler
+
+
+def build_opener(*handlers: BaseHandler | Callable[[], BaseHandler]) -> OpenerDirector:
+    """urllib's build_opener with securl's transport, redirect and Basic auth handlers.
+
+    As in urllib, a handler (class or instance) that subclasses a default handler replaces
+    it. The defaults are ProxyHandler, UnknownHandler, HTTPHandler, HTTPDefaultErrorHandler,
+    HTTPRedirectHandler, HTTPErrorProcessor and HTTPSHandler; there is no FTPHandler,
+    FileHandler or DataHandler (and :class:`OpenerDirector` refuses those schemes anyway).
+    """
+    opener = OpenerDirector()
+    stdlib_base: dict[type, type] = {
+        HTTPHandler: _std.HTTPHandler, HTTPSHandler: _std.HTTPSHandler,
+        HTTPRedirectHandler: _std.HTTPRedirectHandler,
+    }
+    default_classes: list[type[BaseHandler]] = [
+        ProxyHandler, UnknownHandler, HTTPHandler, HTTPDefaultErrorHandler,
+        HTTPRedirectHandler, HTTPErrorProcessor, HTTPSHandler,
+    ]
+    given = [_securl_handler(h) for h in handlers]
+    skip = set()
+    for klass in default_classes:
+        bases = (klass, stdlib_base.get(klass, klass))
+        for check in given:
+            if (issubclass(check, bases) if isinstance(check, type)
+                    else isinstance(check, bases)):
+                skip.add(klass)
+    for klass in default_classes:
+        if klass not in skip:
+            opener.add_handler(klass())
+    for h in given:
+        opener.add_handler(h() if isinstance(h, type) else h)
+    return opener
+
+
+def install_opener(opener: OpenerDirector | None) -> None:
+    """Make ``opener`` the one :func:`urlopen` uses; it must come from securl's build_opener.
+
+    An opener built by the stdlib's ``urllib.request.build_opener`` is refused with a
+    TypeError: it would bypass securl without any sign of it.
+    """
+    global _opener
+    if opener is not None and not isinstance(opener, OpenerDirector):
+        raise TypeError(
+            "install_opener() needs an opener from securl.urllib.request.build_opener(); "
+            "this one comes from the stdlib's urllib and would bypass securl's verification"
+        )
+    _opener = opener
+
+
+def _cafile_context(cafile: str | None, capath: str | None) -> ssl.SSLContext:
+    warnings.warn("cafile, capath and cadefault are deprecated, use a custom context instead.",
+                  DeprecationWarning, stacklevel=3)
+    if cafile and capath:
+        raise ConfigurationError("pass cafile= or capath=, not both (securl trusts one source)")
+    return create_context(TLSConfig(ca_certs=cafile or capath))
+
+
+def urlopen(url: str | Request, data: Any = None,
+            timeout: float | None = socket._GLOBAL_DEFAULT_TIMEOUT,  # type: ignore[attr-defined]
+            *, cafile: str | None = None, capath: str | None = None, cadefault: bool = False,
+            context: ssl.SSLContext | None = None) -> Any:
+    """Open ``url`` (a string or a :class:`Request`) as ``urllib.request.urlopen`` does.
+
+    Returns a :class:`~securl.urllib.response.SecurlHTTPResponse`. HTTP error statuses raise
+    ``urllib.error.HTTPError``; network failures raise ``URLError`` subclasses
+    (:class:`~securl.TLSVerificationError` when the certificate is not trusted, with
+    ``.reason`` the ``ssl.SSLCertVerificationError``). ``timeout`` (seconds) defaults to
+    securl's, never to "wait forever". ``context`` follows :meth:`HTTPSHandler._policy`;
+    ``cafile``/``capath`` (deprecated, as in urllib) trust only that CA file or directory.
+    """
+    global _opener
+    if cafile or capath or cadefault:
+        if context is not None:
+            raise ValueError(
+                "You can't pass both context and any of cafile, capath, and cadefault"
+            )
+        opener = build_opener(HTTPSHandler(context=_cafile_context(cafile, capath)))
+    elif context is not None:
+        opener = build_opener(HTTPSHandler(context=context))
+    elif _opener is None:
+        _opener = opener = build_opener()
+    else:
+        opener = _opener
+    return opener.open(url, data, timeout)
+
+
+def urlretrieve(url: str, filename: str | os.PathLike[str] | None = None,
+                reporthook: Callable[[int, int, int], object] | None = None,
+                data: Any = None) -> tuple[str, Message]:
+    """Copy ``url`` to ``filename`` (a temporary file if None); returns (path, headers).
+
+    As urllib's, except that only http and https are fetched. A body shorter than its
+    Content-Length raises ``ContentTooShortError`` with the partial result.
+    """
+    with contextlib.closing(urlopen(url, data)) as fp:
+        headers = fp.info()
+        if filename:
+            tfp: IO[bytes] = open(filename, "wb")  # noqa: SIM115 - closed by `with tfp`
+            path = os.fspath(filename)
+        else:
+            tfp = tempfile.NamedTemporaryFile(delete=False)  # noqa: SIM115
+            path = tfp.name
+            _url_tempfiles.append(path)
+        result = (path, headers)
+        block, size, read, blocknum = 8192, -1, 0, 0
+        if "content-length" in headers:
+            size = int(headers["Content-Length"])
+        with tfp:
+            if reporthook:
+                reporthook(blocknum, block, size)
+            while True:
+                try:
+                    chunk = fp.read(block)
+                except http.client.IncompleteRead:
+                    chunk = b""  # the body ended early: ContentTooShortError below
+                if not chunk:
+                    break
+                read += len(chunk)
+                tfp.write(chunk)
+                blocknum += 1
+                if reporthook:
+                    reporthook(blocknum, block, size)
+    if size >= 0 and read < size:
+        raise ContentTooShortError(
+            f"retrieval incomplete: got only {read} out of {size} bytes", result
+        )
+    return result
+
+
+def urlcleanup() -> None:
+    """Remove urlretrieve's temporary files, forget the installed opener, close pooled
+    connections."""
+    global _opener
+    for path in _url_tempfiles:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+    del _url_tempfiles[:]
+    _opener = None
+    _pools.clear()
+
+
+class URLopener:
+    """Refused: urllib's legacy opener (deprecated since Python 3.3) bypasses securl.
+
+    It opens file:, ftp: and data: URLs and builds its own connections; use
+    :func:`urlopen` or :func:`build_opener`.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise PolicyError(
+            f"securl.urllib does not provide {type(self).__name__} (deprecated since Python "
+            "3.3; it opens local files and bypasses verification): use urlopen() or "
+            "build_opener()"
+        )
+
+
+class FancyURLopener(URLopener):
+    """Refused, as :class:`URLopener`."""
