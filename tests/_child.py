@@ -21,8 +21,12 @@ import pytest
 
 from _certs import self_signed
 from _servers import LocalServer, server_context
+from securl._admin import hook_block
 
-HOOK = "import securl\nsecurl.install()\n"
+#: The block `securl admin install-sitecustomize` writes (install() on the first import ssl).
+HOOK = hook_block()
+#: An eager hook: securl.install() right away.
+EAGER_HOOK = "import securl\nsecurl.install()\n"
 
 # Helpers every child script starts with. fetch() reports "ok:<body>" or "fail:<reason>".
 PRELUDE = '''\

@@ -11,10 +11,12 @@ import os
 import pathlib
 import socket
 import ssl
+import subprocess
+import sys
 
 import pytest
 
-from _child import HOOK, run_python, self_signed_server, urls
+from _child import EAGER_HOOK, HOOK, child_env, run_python, self_signed_server, urls
 from _servers import LocalServer, RawServer, server_context
 
 __all__ = ["self_signed_server"]  # fixture re-export for pytest
@@ -181,7 +183,7 @@ print("bad=" + fetch(BAD))
 # --- patches made before install() ----------------------------------------------------------
 
 EARLY = ("import ssl\n"
-         "ssl._create_default_https_context = ssl._create_unverified_context\n" + HOOK)
+         "ssl._create_default_https_context = ssl._create_unverified_context\n" + EAGER_HOOK)
 
 
 @pytest.mark.parametrize(
@@ -355,11 +357,6 @@ securl.uninstall()        # idempotent too
 
 
 def test_python_dash_S_skips_the_hook(tmp_path: pathlib.Path, env: dict[str, str]) -> None:
-    import subprocess
-    import sys
-
-    from _child import child_env
-
     site = tmp_path / "site"
     site.mkdir()
     (site / "sitecustomize.py").write_text(HOOK)
@@ -425,3 +422,65 @@ def test_mail_clients_verify_only_when_policy_says_so(
     assert r.out("bad").startswith(bad), r.out("bad")
     expected = "stdlib_client_context" if policy else "_create_unverified_context"
     assert r.out("factory") == expected
+
+
+# --- the deferred sitecustomize hook -------------------------------------------------------
+
+def run_c(tmp_path: pathlib.Path, code: str, hook: str = HOOK,
+          extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    site = tmp_path / "site"
+    site.mkdir(exist_ok=True)
+    (site / "sitecustomize.py").write_text(hook)
+    return subprocess.run([sys.executable, "-c", code], env=child_env(
+        {"SECURL_POLICY": os.devnull, **(extra or {})}, site), capture_output=True, text=True,
+        timeout=60, check=False)
+
+
+def test_hook_costs_nothing_until_ssl_is_imported(tmp_path: pathlib.Path) -> None:
+    r = run_c(tmp_path, "import sys; print(sorted(m for m in ('ssl', 'securl', "
+                        "'_securl_sitehook') if m in sys.modules))")
+    assert r.stdout.strip() == "['_securl_sitehook']", r.stderr
+
+
+def test_hook_installs_on_first_import_ssl_and_restores_the_real_loader(
+        tmp_path: pathlib.Path) -> None:
+    r = run_c(tmp_path, """
+import ssl, sys, inspect, importlib.machinery
+import securl._install
+print(securl._install.is_installed(), type(ssl.__loader__).__name__,
+      ssl.__spec__.loader is ssl.__loader__, len(inspect.getsource(ssl.create_default_context)) > 0,
+      any(type(f).__name__ == "SSLImportHook" for f in sys.meta_path))
+""")
+    assert r.stdout.split() == ["True", "SourceFileLoader", "True", "True", "False"], r.stderr
+
+
+def test_hook_when_securl_itself_imports_ssl_first(tmp_path: pathlib.Path) -> None:
+    r = run_c(tmp_path, "import securl, securl._install, ssl; "
+                        "print(securl._install.is_installed(), "
+                        "ssl._create_default_https_context.__qualname__)")
+    assert r.stdout.split() == ["True", "https_context"], r.stderr
+    assert r.stderr == ""
+
+
+def test_hook_when_ssl_was_imported_before_sitecustomize(tmp_path: pathlib.Path) -> None:
+    r = run_c(tmp_path, "import securl._install; print(securl._install.is_installed())",
+              hook="import ssl\n" + HOOK)
+    assert r.stdout.strip() == "True", r.stderr
+
+
+def test_hook_failure_never_breaks_import_ssl(tmp_path: pathlib.Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("allow_unverified = maybe\n")
+    r = run_c(tmp_path, "import ssl; print(ssl.create_default_context().verify_mode == 2)",
+              extra={"SECURL_POLICY": str(bad)})
+    assert r.returncode == 0
+    assert r.stdout.strip() == "True"
+    assert "WITHOUT securl's guard: ConfigurationError: securl policy" in r.stderr
+
+
+def test_warnings_as_errors_never_stop_install(tmp_path: pathlib.Path) -> None:
+    # An install-time warning raised as an exception would leave the process unguarded.
+    r = run_c(tmp_path, "import ssl, securl._install; print(securl._install.is_installed())",
+              extra={"PYTHONWARNINGS": "error", "PYTHONHTTPSVERIFY": "0"})
+    assert r.stdout.strip() == "True", r.stderr
+    assert "SecurityWarning: PYTHONHTTPSVERIFY='0'" in r.stderr

@@ -9,8 +9,8 @@ from __future__ import annotations
 from ._audit import AuditEvent, add_audit_hook, remove_audit_hook
 from ._config import TLSConfig
 from ._context import create_context
-from ._guard import activate as _activate_guard
 from ._install import install, uninstall
+from ._install import on_import as _on_import
 from ._trust import TrustInfo, trust_info
 from .exceptions import (
     AuthError,
@@ -36,7 +36,7 @@ from .exceptions import (
 __version__ = "0.1.0.dev0"
 
 # Importing securl puts the guard on the ssl module (warn mode until install()); see _guard.
-_activate_guard()
+_on_import()
 
 __all__ = [
     "AuditEvent",

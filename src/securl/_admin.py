@@ -36,16 +36,24 @@ END = "# <<< securl <<<"
 
 _HOOK = """\
 try:
-    import securl as _securl
-    _securl.install({args})
-except Exception as _securl_error:
-    import sys as _securl_sys
-    print(
-        f"securl: install() from {{__file__}} failed; this interpreter runs WITHOUT "
-        f"securl's guard: {{type(_securl_error).__name__}}: {{_securl_error}}",
-        file=_securl_sys.stderr,
+    import importlib.util as _securl_util
+    _securl_pkg = _securl_util.find_spec("securl")
+    if _securl_pkg is None or not _securl_pkg.submodule_search_locations:
+        raise ImportError("securl is not installed for this interpreter")
+    _securl_spec = _securl_util.spec_from_file_location(
+        "_securl_sitehook",
+        list(_securl_pkg.submodule_search_locations)[0] + "/_sitehook.py",
     )
-    del _securl_sys, _securl_error
+    _securl_hook = _securl_util.module_from_spec(_securl_spec)
+    __import__("sys").modules["_securl_sitehook"] = _securl_hook
+    _securl_spec.loader.exec_module(_securl_hook)
+    _securl_hook.arm({args})
+except Exception as _securl_error:
+    print(
+        f"securl: the sitecustomize hook in {{__file__}} failed; this interpreter runs "
+        f"WITHOUT securl's guard: {{type(_securl_error).__name__}}: {{_securl_error}}",
+        file=__import__("sys").stderr,
+    )
 """
 
 
@@ -55,7 +63,11 @@ def default_site_dir() -> str:
 
 
 def hook_block(policy: str | None = None) -> str:
-    """The marked block written into sitecustomize.py."""
+    """The marked block written into sitecustomize.py.
+
+    It loads ``securl/_sitehook.py`` by path (not the securl package) and arms it: securl is
+    imported and ``install()`` runs when the interpreter first imports ssl (see _sitehook).
+    """
     args = f"policy={os.path.abspath(policy)!r}" if policy else ""
     return f"{BEGIN}\n{_HOOK.format(args=args)}{END}\n"
 

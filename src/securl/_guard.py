@@ -289,14 +289,15 @@ class _Caller:
     filename: str
     lineno: int
     module: str
-    globals: Mapping[str, Any] | None
 
     def __str__(self) -> str:
         return f"{self.filename}:{self.lineno}"
 
 
 def _is_internal(filename: str) -> bool:
-    return filename.startswith(_PACKAGE_DIR) or os.path.abspath(filename) == _SSL_FILE
+    """securl itself, ssl.py, and the import machinery (install() may run inside an import)."""
+    return (filename.startswith(_PACKAGE_DIR) or filename.startswith("<frozen importlib")
+            or os.path.abspath(filename) == _SSL_FILE)
 
 
 def find_caller(depth: int = 2) -> _Caller | None:
@@ -310,17 +311,26 @@ def find_caller(depth: int = 2) -> _Caller | None:
     if frame is None:
         return None
     return _Caller(frame.f_code.co_filename, frame.f_lineno,
-                   str(frame.f_globals.get("__name__", "")), frame.f_globals)
+                   str(frame.f_globals.get("__name__", "")))
 
 
-def _warn(message: str, caller: _Caller | None) -> None:
-    """A SecurityWarning attributed to ``caller``, shown every time (fresh registry)."""
-    if caller is None:
-        warnings.warn(message, SecurityWarning, stacklevel=3)
-        return
-    warnings.warn_explicit(message, SecurityWarning, caller.filename, caller.lineno,
-                           module=caller.module or None, registry=None,
-                           module_globals=dict(caller.globals) if caller.globals else None)
+def _warn(message: str, caller: _Caller | None, *, may_raise: bool = True) -> None:
+    """A SecurityWarning attributed to ``caller``, shown every time (fresh registry).
+
+    ``may_raise=False`` (install time, after-the-fact findings): a warning filter set to
+    "error" must not abort install() -- that would leave the process unguarded -- so the
+    message goes to stderr instead.
+    """
+    try:
+        if caller is None:
+            warnings.warn(message, SecurityWarning, stacklevel=3)
+        else:
+            warnings.warn_explicit(message, SecurityWarning, caller.filename, caller.lineno,
+                                   module=caller.module or None, registry=None)
+    except Warning as exc:
+        if may_raise:
+            raise
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
 
 
 def _advice() -> str:
@@ -459,7 +469,7 @@ def review(*, phase: str, names: tuple[str, ...] | None = None,
                 f"securl found `ssl.{name} = {describe(value)}` ({origin}), which turns off "
                 f"certificate verification process-wide ({detail}), and put the verifying "
                 f"value back because {_policy_words(action)}. {_advice()}.",
-                find_caller(2),
+                find_caller(2), may_raise=False,
             )
             continue
         if action == "refuse":
@@ -475,7 +485,7 @@ def review(*, phase: str, names: tuple[str, ...] | None = None,
                 f"`ssl.{name} = {describe(value)}` ({origin}) turns off certificate "
                 f"verification for this whole process ({detail}). Allowed with this warning "
                 f"because {_policy_words(action)}. {_advice()}.",
-                find_caller(2),
+                find_caller(2), may_raise=False,
             )
         if changed:
             _accept(name, value, False, made_by)
@@ -591,5 +601,6 @@ def report_environment(environ: Mapping[str, str] | None = None) -> list[EnvFind
     for finding in findings:
         emit("insecure_environment", variable=finding.variable, value=finding.value,
              effect=finding.effect)
-        _warn(f"{finding.variable}={finding.value!r}: {finding.effect}", caller)
+        _warn(f"{finding.variable}={finding.value!r}: {finding.effect}", caller,
+              may_raise=False)
     return findings

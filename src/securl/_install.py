@@ -218,6 +218,17 @@ def uninstall() -> None:
         _close_audit_log(inst.handler)
 
 
+def on_import() -> None:
+    """Run as the last step of ``import securl``: the guard goes on (warn mode), and an install
+    the sitecustomize hook left pending during this import runs now (see _sitehook)."""
+    _guard.activate()
+    hook = sys.modules.get("_securl_sitehook")
+    take = getattr(hook, "take_pending", None)
+    if take is not None:
+        for policy in take():
+            hook.run_install(policy)  # type: ignore[union-attr]
+
+
 def is_installed() -> bool:
     """Whether :func:`install` is in force in this interpreter."""
     return _installation is not None
@@ -226,11 +237,13 @@ def is_installed() -> bool:
 def status() -> dict[str, Any]:
     """What ``securl doctor`` reports: is install() active, and what guards this interpreter."""
     hook = sys.modules.get("sitecustomize")
+    sitehook = sys.modules.get("_securl_sitehook")
     inst = _installation
     return {
         "installed": inst is not None,
         "policy": inst.policy.path if inst else None,
         "sitecustomize": getattr(hook, "__file__", None),
+        "sitecustomize_hook": sitehook is not None,
         "https_context": _guard.describe(vars(ssl).get("_create_default_https_context")),
         "stdlib_clients_verified": bool(inst and "_create_stdlib_context" in inst.placed),
         "guard_active": isinstance(ssl, _guard._GuardedModule),
