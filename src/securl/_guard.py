@@ -49,8 +49,7 @@ import threading
 import types
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from .exceptions import PolicyError, SecurityWarning
 
@@ -284,11 +283,15 @@ def classify(name: str, value: Any) -> tuple[bool, str]:
 
 # --- acting ---------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
 class _Caller:
-    filename: str
-    lineno: int
-    module: str
+    """Where a patch or call came from (a plain class: dataclasses cost import time)."""
+
+    __slots__ = ("filename", "lineno", "module")
+
+    def __init__(self, filename: str, lineno: int, module: str) -> None:
+        self.filename = filename
+        self.lineno = lineno
+        self.module = module
 
     def __str__(self) -> str:
         return f"{self.filename}:{self.lineno}"
@@ -521,8 +524,7 @@ def is_protected(name: str) -> bool:
 
 # --- the environment ------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class EnvFinding:
+class EnvFinding(NamedTuple):
     """An environment variable that turns verification off somewhere, and what it does."""
 
     variable: str

@@ -37,7 +37,6 @@ import logging
 import ssl
 import sys
 import threading
-from dataclasses import dataclass, field
 from typing import Any
 
 from . import _guard
@@ -111,12 +110,16 @@ _guard.register_verified(https_context)
 _guard.register_verified(stdlib_client_context)
 
 
-@dataclass
 class _Installation:
-    policy: Policy
-    previous: dict[str, Any] = field(default_factory=dict)
-    placed: dict[str, Any] = field(default_factory=dict)
-    handler: logging.Handler | None = None
+    """What one install() did, so uninstall() can undo exactly that."""
+
+    __slots__ = ("handler", "placed", "policy", "previous")
+
+    def __init__(self, policy: Policy, handler: logging.Handler | None) -> None:
+        self.policy = policy
+        self.handler = handler
+        self.previous: dict[str, Any] = {}  # name -> value install() replaced
+        self.placed: dict[str, Any] = {}  # name -> value install() put there
 
 
 _lock = threading.Lock()
@@ -159,7 +162,7 @@ def install(*, policy: str | None = None) -> None:
                 load_process_policy(policy)
             return
         loaded = load_process_policy(policy) if policy is not None else get_policy()
-        inst = _Installation(loaded, handler=_open_audit_log(loaded))
+        inst = _Installation(loaded, _open_audit_log(loaded))
         try:
             _guard.activate()
             _guard.set_installed(True)
