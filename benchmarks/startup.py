@@ -24,6 +24,7 @@ import os
 import pathlib
 import platform
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -72,10 +73,15 @@ def _env(site: pathlib.Path, policy: pathlib.Path) -> dict[str, str]:
     return env
 
 
-def _once(env: dict[str, str], code: str) -> float:
+def _once(env: dict[str, str], code: str) -> tuple[float, float]:
+    """(wall seconds, CPU seconds user+sys) of one child interpreter."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=60)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
 
 
 def measure(runs: int) -> dict[str, list[float]]:
@@ -93,12 +99,15 @@ def measure(runs: int) -> dict[str, list[float]]:
             (site / "sitecustomize.py").write_text(hook_block() if text is None else text)
             envs.append(_env(site, policy))
         times: dict[str, list[float]] = {label: [] for label, _, _ in CASES}
+        times.update({label + "/cpu": [] for label, _, _ in CASES})
         for _ in range(3):  # warm the page cache and .pyc files
             for env, (_, _, code) in zip(envs, CASES, strict=True):
                 _once(env, code)
         for _ in range(runs):
             for env, (label, _, code) in zip(envs, CASES, strict=True):
-                times[label].append(_once(env, code))
+                wall, cpu = _once(env, code)
+                times[label].append(wall)
+                times[label + "/cpu"].append(cpu)
         split = []
         for _ in range(runs):
             out = subprocess.run(
@@ -119,18 +128,25 @@ def report(times: dict[str, list[float]], runs: int) -> str:
         f"per case (interleaved, after 3 warm-up rounds), measured by "
         f"`python benchmarks/startup.py --runs {runs} --write` "
         f"on {datetime.date.today().isoformat()}: Python {platform.python_version()} "
-        f"({sys.executable}), {platform.platform()}.",
+        f"({sys.executable}), {platform.platform()}, {os.cpu_count()} CPUs, load average "
+        f"{os.getloadavg()[0]:.1f} when it finished (other work on the machine adds noise: "
+        "compare the min column too).",
         "",
-        "| case | median (ms) | min (ms) | vs. baseline (ms) |",
-        "|---|---:|---:|---:|",
+        "| case | wall median (ms) | wall min (ms) | wall vs. baseline | "
+        "CPU median (ms) | CPU vs. baseline |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for label, _, code in CASES:
         base_label = CASES[BASELINES[code]][0]
         base = statistics.median(times[base_label]) * 1000
+        base_cpu = statistics.median(times[base_label + "/cpu"]) * 1000
         med = statistics.median(times[label]) * 1000
+        cpu = statistics.median(times[label + "/cpu"]) * 1000
         low = min(times[label]) * 1000
-        added = "-" if label == base_label else f"{med - base:+.1f}"
-        lines.append(f"| {label} | {med:.1f} | {low:.1f} | {added} |")
+        same = label == base_label
+        added = "-" if same else f"{med - base:+.1f}"
+        added_cpu = "-" if same else f"{cpu - base_cpu:+.1f}"
+        lines.append(f"| {label} | {med:.1f} | {low:.1f} | {added} | {cpu:.1f} | {added_cpu} |")
     imp = statistics.median(times["_import_ms"])
     ins = statistics.median(times["_install_ms"])
     lines += [

@@ -180,3 +180,19 @@ def test_usage_errors_exit_2() -> None:
     r = admin("frobnicate")
     assert r.returncode == 2
     assert "usage: securl admin" in r.stderr
+
+
+def test_install_warns_when_another_sitecustomize_runs_first(tmp_path: pathlib.Path) -> None:
+    first, target = tmp_path / "first", tmp_path / "target"
+    first.mkdir()
+    target.mkdir()
+    (first / "sitecustomize.py").write_text("# the distribution's own\n")
+    env = child_env()
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(first), str(target)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    r = subprocess.run(
+        [sys.executable, "-m", "securl._admin", "install-sitecustomize", "--site-dir",
+         str(target)], env=env, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert r.returncode == 0, r.stderr
+    assert f"warning: {first / 'sitecustomize.py'} comes first on sys.path" in r.stdout

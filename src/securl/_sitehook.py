@@ -21,19 +21,21 @@ Rules:
 This file must stay importable on its own: standard library only, no relative imports.
 """
 
-from __future__ import annotations
-
 import sys
 from importlib.machinery import ModuleSpec, PathFinder
-from types import ModuleType
-from typing import Any
+
+# Start-up cost matters here: no typing/__future__/types import at run time.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import ModuleType
+    from typing import Any
 
 __all__ = ["arm", "armed", "run_install", "take_pending"]
 
-_pending: list[str | None] = []
+_pending: "list[str | None]" = []
 
 
-def take_pending() -> list[str | None]:
+def take_pending() -> "list[str | None]":
     """The install left pending while securl was being imported (at most one), now taken."""
     taken = _pending[:]
     _pending.clear()
@@ -45,12 +47,12 @@ def _securl_initializing() -> bool:
     return module is not None and bool(getattr(module.__spec__, "_initializing", False))
 
 
-def run_install(policy: str | None) -> None:
+def run_install(policy: "str | None") -> None:
     """``securl.install(policy=...)``; on failure, say so on stderr (never raises)."""
     _install(policy)
 
 
-def _install(policy: str | None) -> None:
+def _install(policy: "str | None") -> None:
     try:
         import securl
 
@@ -69,14 +71,14 @@ def _install(policy: str | None) -> None:
 class _Loader:
     """Wraps ssl's real loader: execute it, then install securl."""
 
-    def __init__(self, real: Any, hook: SSLImportHook) -> None:
+    def __init__(self, real: "Any", hook: "SSLImportHook") -> None:
         self._real = real
         self._hook = hook
 
-    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
+    def create_module(self, spec: ModuleSpec) -> "ModuleType | None":
         return self._real.create_module(spec)  # type: ignore[no-any-return]
 
-    def exec_module(self, module: ModuleType) -> None:
+    def exec_module(self, module: "ModuleType") -> None:
         self._real.exec_module(module)
         module.__loader__ = self._real
         if module.__spec__ is not None:
@@ -87,17 +89,18 @@ class _Loader:
         else:
             _install(self._hook.policy)
 
-    def __getattr__(self, name: str) -> Any:
+    def __getattr__(self, name: str) -> "Any":
         return getattr(self._real, name)
 
 
 class SSLImportHook:
     """A meta-path finder that only acts on the first ``import ssl``."""
 
-    def __init__(self, policy: str | None) -> None:
+    def __init__(self, policy: "str | None") -> None:
         self.policy = policy
 
-    def find_spec(self, name: str, path: Any = None, target: Any = None) -> ModuleSpec | None:
+    def find_spec(self, name: str, path: "Any" = None, target: "Any" = None
+                  ) -> "ModuleSpec | None":
         if name != "ssl":
             return None
         spec = PathFinder.find_spec(name, path)
@@ -116,7 +119,7 @@ def armed() -> bool:
     return any(isinstance(f, SSLImportHook) for f in sys.meta_path)
 
 
-def arm(policy: str | None = None) -> None:
+def arm(policy: "str | None" = None) -> None:
     """Install securl now if ssl is loaded, else on the first ``import ssl``."""
     if "ssl" in sys.modules:
         _install(policy)
