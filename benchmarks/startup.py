@@ -129,8 +129,9 @@ def report(times: dict[str, list[float]], runs: int) -> str:
         f"`python benchmarks/startup.py --runs {runs} --write` "
         f"on {datetime.date.today().isoformat()}: Python {platform.python_version()} "
         f"({sys.executable}), {platform.platform()}, {os.cpu_count()} CPUs, load average "
-        f"{os.getloadavg()[0]:.1f} when it finished (other work on the machine adds noise: "
-        "compare the min column too).",
+        f"{os.getloadavg()[0]:.1f} when it finished. On a busy machine wall time mostly "
+        "measures waiting for a CPU; read the CPU columns (user+sys time of the child, from "
+        "getrusage), which count only the work the interpreter did.",
         "",
         "| case | wall median (ms) | wall min (ms) | wall vs. baseline | "
         "CPU median (ms) | CPU vs. baseline |",
