@@ -15,6 +15,8 @@ from ._audit import AuditEvent, add_audit_hook, remove_audit_hook
 from ._auth import BasicAuth, DigestAuth
 from ._config import TLSConfig
 from ._context import create_context
+from ._install import install, uninstall
+from ._install import on_import as _on_import
 from ._peer import PeerInfo
 from ._response import Response
 from ._session import Session
@@ -77,6 +79,7 @@ __all__ = [
     "delete",
     "get",
     "head",
+    "install",
     "options",
     "patch",
     "pinned",
@@ -85,7 +88,12 @@ __all__ = [
     "remove_audit_hook",
     "request",
     "trust_info",
+    "uninstall",
     "unverified",
     "urllib",
     "verifiers",
 ]
+
+# Importing securl puts the guard on the ssl module (warn mode until install()); see
+# securl._guard. Keep this the last statement: the deferred sitecustomize hook relies on it.
+_on_import()

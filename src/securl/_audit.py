@@ -158,6 +158,17 @@ def configure(log_file: str | None = None, format: str = "json") -> logging.Hand
     Replaces the handler an earlier configure() call added; returns the new handler.
     """
     global _configured_handler
+    handler = make_handler(log_file, format)
+    if _configured_handler is not None:
+        audit_logger.removeHandler(_configured_handler)
+        _configured_handler.close()
+    add_handler(handler)
+    _configured_handler = handler
+    return handler
+
+
+def make_handler(log_file: str | None = None, format: str = "json") -> logging.Handler:
+    """A handler writing audit events to ``log_file`` (or stderr) as JSON lines or text."""
     if format not in ("json", "text"):
         raise ValueError('format must be "json" or "text"')
     handler: logging.Handler = (
@@ -166,11 +177,11 @@ def configure(log_file: str | None = None, format: str = "json") -> logging.Hand
     handler.setFormatter(
         JSONFormatter() if format == "json" else logging.Formatter("%(asctime)s %(message)s")
     )
-    if _configured_handler is not None:
-        audit_logger.removeHandler(_configured_handler)
-        _configured_handler.close()
+    return handler
+
+
+def add_handler(handler: logging.Handler) -> None:
+    """Attach ``handler`` to the audit logger and make sure INFO events reach it."""
     audit_logger.addHandler(handler)
     if audit_logger.level == logging.NOTSET or audit_logger.level > logging.INFO:
         audit_logger.setLevel(logging.INFO)
-    _configured_handler = handler
-    return handler

@@ -16,6 +16,7 @@ other user of the same object. Setting a value it already has is allowed (urllib
 
 from __future__ import annotations
 
+import _ssl
 import os
 import ssl
 import threading
@@ -55,7 +56,14 @@ class _SealMixin:
         )
 
     def _set(self, name: str, value: object) -> None:
-        _parent_descriptor(self, name).__set__(self, value)
+        descriptor = _parent_descriptor(self, name)
+        if descriptor is _STDLIB_SETTERS.get(name):
+            # ssl.SSLContext's Python setters call super(SSLContext, SSLContext), looking the
+            # class up by name in the ssl module; once something (truststore.inject_into_ssl)
+            # has replaced ssl.SSLContext that recurses forever. The C-level descriptor is
+            # what those setters end up calling, so call it directly.
+            descriptor = _C_SETTERS[name]
+        descriptor.__set__(self, value)
 
     @property
     def verify_mode(self) -> ssl.VerifyMode:
@@ -124,6 +132,16 @@ class _SealMixin:
 
 class SealedSSLContext(_SealMixin, ssl.SSLContext):  # type: ignore[misc]
     """An OpenSSL-verified context that refuses to be weakened once sealed."""
+
+
+_STDLIB_SETTERS: dict[str, object] = {
+    name: ssl.SSLContext.__dict__[name]
+    for name in ("verify_mode", "minimum_version", "verify_flags")
+    if name in ssl.SSLContext.__dict__
+}
+_C_SETTERS: dict[str, Any] = {
+    name: _ssl._SSLContext.__dict__[name] for name in _STDLIB_SETTERS
+}
 
 
 _truststore_class: type[ssl.SSLContext] | None = None
@@ -215,8 +233,14 @@ def _apply_trust(ctx: ssl.SSLContext, trust: TrustInfo, policy: Policy) -> None:
             ) from None
 
 
-def build_context(config: TLSConfig, policy: Policy | None = None) -> ssl.SSLContext:
-    """Build (uncached) a sealed, verifying context for ``config``; see the module rules."""
+def build_context(config: TLSConfig, policy: Policy | None = None, *, seal: bool = True,
+                  alpn: bool = True) -> ssl.SSLContext:
+    """Build (uncached) a verifying context for ``config``; see the module rules.
+
+    ``seal=False`` leaves it unsealed, for a caller that gets its own fresh context and may
+    legitimately configure it (``securl.install()``'s stdlib factories); ``alpn=False`` leaves
+    out the ``http/1.1`` ALPN offer (for non-HTTP protocols such as SMTP or IMAP).
+    """
     policy = policy or get_policy()
     trust = resolve_trust(config)
     ctx: ssl.SSLContext
@@ -229,12 +253,14 @@ def build_context(config: TLSConfig, policy: Policy | None = None) -> ssl.SSLCon
     ctx.check_hostname = True
     flags = _PARTIAL_CHAIN | (_STRICT if policy.x509_strict else 0)
     ctx.verify_flags |= flags
-    ctx.set_alpn_protocols(ALPN_PROTOCOLS)
+    if alpn:
+        ctx.set_alpn_protocols(ALPN_PROTOCOLS)
     _apply_trust(ctx, trust, policy)
     if config.client_cert is not None:
         _load_client_cert(ctx, config)
     ctx.trust = trust  # type: ignore[attr-defined]
-    ctx.seal()  # type: ignore[attr-defined]
+    if seal:
+        ctx.seal()  # type: ignore[attr-defined]
     return ctx
 
 

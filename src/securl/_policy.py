@@ -6,28 +6,39 @@ A file that cannot be parsed, or holds an unknown key or a value of the wrong ty
 closed: :class:`~securl.ConfigurationError` naming the file, the key and the expected type.
 
 Applications can tighten what policy allows (e.g. pass ``minimum_version="1.3"``) but never
-loosen it: every check that policy governs reads :func:`get_policy` at the decision point.
+loosen it: every check that policy governs reads :func:`get_policy` at the decision point, and
+the :class:`Policy` object is frozen. ``securl.install(policy=FILE)`` (written by
+``securl admin install-sitecustomize --policy FILE``) pins the file before anything reads it;
+once a policy is loaded no other file can replace it in that process.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import ssl
 import sys
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 from ._config import parse_tls_version
-from .exceptions import ConfigurationError
+from .exceptions import ConfigurationError, PolicyError
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
-__all__ = ["Policy", "default_policy_path", "get_policy", "load_policy"]
+__all__ = [
+    "Policy",
+    "check_unverified_allowed",
+    "default_policy_path",
+    "get_policy",
+    "load_policy",
+    "load_process_policy",
+]
 
 ProcessWideAction = Literal["refuse", "warn", "allow"]
 
@@ -46,11 +57,23 @@ class Policy:
     pins_file: str | None = None
     audit_log_file: str | None = None
     audit_format: Literal["json", "text"] = "json"
+    verify_stdlib_clients: bool = False
+    #: (field name, line number in the file) for every value the file set; the rest are defaults.
+    origins: tuple[tuple[str, int | None], ...] = field(default=(), compare=False, repr=False)
+
+    def origin_of(self, name: str) -> str:
+        """Where the value of field ``name`` came from: ``"<file>:<line>"`` or ``"default"``."""
+        for key, line in self.origins:
+            if key == name:
+                return f"{self.path}:{line}" if line else str(self.path)
+        return "default"
 
     def to_dict(self) -> dict[str, Any]:
         """The values as plain data (for ``securl admin show-policy`` and audit events)."""
         out: dict[str, Any] = {}
         for f in fields(self):
+            if f.name == "origins":
+                continue
             value = getattr(self, f.name)
             if isinstance(value, ssl.TLSVersion):
                 value = "1.3" if value >= ssl.TLSVersion.TLSv1_3 else "1.2"
@@ -67,6 +90,7 @@ _TOP_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "allow_basic_auth_over_http": (bool, "a boolean"),
     "x509_strict": (bool, "a boolean"),
     "pins_file": (str, "a path string"),
+    "verify_stdlib_clients": (bool, "a boolean"),
     "audit": (dict, "a table ([audit])"),
 }
 _AUDIT_KEYS: dict[str, tuple[type, str]] = {
@@ -87,17 +111,35 @@ def default_policy_path(environ: Mapping[str, str] | None = None) -> str:
 
 
 def _line_of(text: str, key: str) -> int | None:
+    """The line that sets ``key`` (``"name"`` or ``"audit.name"``), or the table header."""
+    table, _, name = key.rpartition(".")
+    plain = re.compile(rf"^\s*[\"']?{re.escape(name)}[\"']?\s*=")
+    dotted = re.compile(rf"^\s*{re.escape(key)}\s*=") if table else None
+    header = re.compile(rf"^\s*\[\s*{re.escape(name)}\s*\]")
+    current = ""
     for number, line in enumerate(text.splitlines(), 1):
-        if line.strip().startswith(key):
+        stripped = line.strip()
+        if stripped.startswith("[") and not stripped.startswith("[["):
+            current = stripped.strip("[] \t")
+            if not table and header.match(line):
+                return number
+            continue
+        if dotted is not None and current == "" and dotted.match(line):
+            return number
+        if current == table and plain.match(line):
             return number
     return None
 
 
+def _where(path: str, text: str, key: str) -> str:
+    line = _line_of(text, key)
+    return f"{path}:{line}" if line else path
+
+
 def _bad(path: str, text: str, key: str, expected: str, got: object) -> ConfigurationError:
-    line = _line_of(text, key.rsplit(".", 1)[-1])
-    where = f"{path}:{line}" if line else path
     return ConfigurationError(
-        f"securl policy {where}: key {key!r} must be {expected}, got {got!r}"
+        f"securl policy {_where(path, text, key)}: key {key!r} must be {expected}, "
+        f"got {got!r} ({type(got).__name__})"
     )
 
 
@@ -108,12 +150,15 @@ def parse_policy(text: str, path: str) -> Policy:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigurationError(f"securl policy {path}: not valid TOML: {exc}") from None
     values: dict[str, Any] = {"path": path}
+    origins: list[tuple[str, int | None]] = []
     for key, value in data.items():
         if key not in _TOP_KEYS:
             raise ConfigurationError(
-                f"securl policy {path}: unknown key {key!r}; known keys: "
+                f"securl policy {_where(path, text, key)}: unknown key {key!r}; known keys: "
                 + ", ".join(sorted(_TOP_KEYS))
             )
+        if key != "audit":
+            origins.append((key, _line_of(text, key)))
         expected_type, expected = _TOP_KEYS[key]
         if not isinstance(value, expected_type):
             raise _bad(path, text, key, expected, value)
@@ -122,7 +167,8 @@ def parse_policy(text: str, path: str) -> Policy:
             for sub, subvalue in value.items():
                 if sub not in _AUDIT_KEYS:
                     raise ConfigurationError(
-                        f"securl policy {path}: unknown key 'audit.{sub}'; known keys: "
+                        f"securl policy {_where(path, text, 'audit.' + sub)}: unknown key "
+                        f"'audit.{sub}'; known keys: "
                         + ", ".join(f"audit.{k}" for k in _AUDIT_KEYS)
                     )
                 sub_type, sub_expected = _AUDIT_KEYS[sub]
@@ -131,6 +177,7 @@ def parse_policy(text: str, path: str) -> Policy:
                 if sub == "format" and subvalue not in ("json", "text"):
                     raise _bad(path, text, "audit.format", sub_expected, subvalue)
                 values[f"audit_{sub}"] = subvalue
+                origins.append((f"audit_{sub}", _line_of(text, f"audit.{sub}")))
         elif key == "on_process_wide_unverified":
             if value not in ("refuse", "warn", "allow"):
                 raise _bad(path, text, key, expected, value)
@@ -141,21 +188,31 @@ def parse_policy(text: str, path: str) -> Policy:
             values[key] = parse_tls_version(value)
         else:
             values[key] = value
-    return Policy(**values)
+    return Policy(**values, origins=tuple(origins))
 
 
-def load_policy(path: str | None = None) -> Policy:
-    """Read and validate the policy file at ``path`` (default: :func:`default_policy_path`)."""
-    explicit = path is not None or bool(os.environ.get("SECURL_POLICY"))
+def load_policy(path: str | None = None, *, named_by: str = "securl.install(policy=...)"
+                ) -> Policy:
+    """Read and validate the policy file at ``path`` (default: :func:`default_policy_path`).
+
+    A missing file means the defaults only when nobody named it: a path given here (by
+    ``named_by``) or in ``$SECURL_POLICY`` that does not exist is a ConfigurationError.
+    """
+    if path is not None:
+        pass
+    elif os.environ.get("SECURL_POLICY"):
+        named_by = "SECURL_POLICY"
+    else:
+        named_by = ""
     path = path or default_policy_path()
     try:
         with open(path, "rb") as f:
             raw = f.read()
     except FileNotFoundError:
-        if explicit:
+        if named_by:
             raise ConfigurationError(
-                f"securl policy {path} does not exist (named by SECURL_POLICY); "
-                "fix the path or unset SECURL_POLICY"
+                f"securl policy {path} does not exist (named by {named_by}); "
+                f"fix the path or stop naming it in {named_by}"
             ) from None
         return Policy()
     except OSError as exc:
@@ -182,6 +239,55 @@ def get_policy() -> Policy:
                 _on_loaded(_policy)
             policy = _policy
     return policy
+
+
+def load_process_policy(path: str) -> Policy:
+    """Make the file at ``path`` this process's policy (``securl.install(policy=path)``).
+
+    Rule: a process has one policy. If one is loaded already, from the same file, it is
+    returned; from another file (or from the defaults), ConfigurationError: a later caller can
+    never swap the admin's policy for a looser one.
+    """
+    global _policy
+    with _lock:
+        if _policy is None:
+            _policy = load_policy(path)
+            _on_loaded(_policy)
+        elif _policy.path is None or not _same_file(_policy.path, path):
+            raise ConfigurationError(
+                f"securl policy {path} cannot be used: this process already loaded its policy "
+                f"from {_policy.path or 'the defaults (no policy file)'}, and a process has "
+                "exactly one policy"
+            )
+        return _policy
+
+
+def _same_file(a: str, b: str) -> bool:
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def check_unverified_allowed(*, host: str | None, port: int | None = None,
+                             reason: str = "", caller: str | None = None,
+                             what: str = "tls=securl.unverified()") -> None:
+    """Raise PolicyError if admin policy forbids per-call opt-outs (``allow_unverified=false``).
+
+    For the request path: call before making a request with ``tls=securl.unverified(...)``.
+    A refusal emits ``securl.unverified_request`` with ``action="refused"``.
+    """
+    policy = get_policy()
+    if policy.allow_unverified:
+        return
+    from ._audit import emit
+
+    emit("unverified_request", host=host, port=port, reason=reason, caller=caller,
+         action="refused", policy=policy.path)
+    raise PolicyError(
+        f"admin policy forbids unverified requests (allow_unverified = false in "
+        f"{policy.origin_of('allow_unverified')}); {what} for {host} was refused and nothing "
+        "was sent. "
+        "Trust the server's CA instead (ca_certs='ca.pem' or SSL_CERT_FILE) or pin its key "
+        "(tls=securl.pinned('sha256/...', reason=...))"
+    )
 
 
 def _on_loaded(policy: Policy) -> None:

@@ -38,8 +38,9 @@ from ._auth import Auth, AuthFlow, coerce_auth
 from ._caller import caller_location, external_stacklevel
 from ._config import CAInput, TLSConfig
 from ._errors import client_cert_demand_response, map_transport_error
+from ._guard import check_process_wide
 from ._pinning import HostPins, PinsFile, open_pins_file, policy_pins_file
-from ._policy import get_policy
+from ._policy import check_unverified_allowed, get_policy
 from ._pool import PoolKey, PoolRegistry
 from ._response import Response
 from ._tls import (
@@ -179,14 +180,8 @@ def allow_opt_out(reason: str, target: Target, what: str) -> None:
     emitted whatever the warning filters say).
     """
     caller = caller_location()
-    if not get_policy().allow_unverified:
-        emit("unverified_request", host=target.host, port=target.port, reason=reason,
-             caller=caller, url=redact_url(target.url), action="refused")
-        raise PolicyError(
-            f"admin policy ({get_policy().path}) forbids unverified requests; "
-            f"{what} refused for {target.host}. Trust the server's CA with "
-            "ca_certs= or pin its key instead"
-        )
+    check_unverified_allowed(host=target.host, port=target.port, reason=reason, caller=caller,
+                             what=what)
     emit("unverified_request", host=target.host, port=target.port, reason=reason,
          caller=caller, url=redact_url(target.url), action="allowed")
     warnings.warn(
@@ -503,6 +498,7 @@ class Session:
         """
         if self._closed:
             raise InvalidRequest("this Session is closed")
+        check_process_wide()
         if verify is not _UNSET:
             reject_verify_argument(verify, "securl requests")
         method = check_method(method)

@@ -75,6 +75,7 @@ from urllib3.util import Timeout as Urllib3Timeout
 from .._audit import emit, redact_url
 from .._config import TLSConfig
 from .._context import create_context
+from .._guard import check_process_wide
 from .._policy import get_policy
 from .._pool import PoolRegistry
 from .._session import DEFAULT_TIMEOUT, allow_opt_out, make_timeout, redirect_rule, send
@@ -212,6 +213,7 @@ def _route(req: Request, headers: dict[str, str]
 
 def _transport(req: Request, policy_for: Callable[[Target], TLSPolicy]) -> SecurlHTTPResponse:
     """Send ``req`` on a pooled connection, as urllib's ``do_open`` would on a new one."""
+    check_process_wide()
     target = parse_target(req.full_url)
     method = req.get_method()
     check_method(method)

@@ -1,0 +1,608 @@
+"""The guard: watches the process-wide TLS defaults of the :mod:`ssl` module.
+
+Watched attributes (``GUARDED``): ``ssl._create_default_https_context`` (what ``http.client``
+and ``urllib.request`` use when given no context), ``ssl.create_default_context``,
+``ssl._create_stdlib_context`` (smtplib, imaplib, poplib, ftplib) and ``ssl.SSLContext``.
+
+Rules:
+
+* ``activate()`` (run by ``import securl``) swaps the ssl module's class for a
+  :class:`types.ModuleType` subclass whose ``__setattr__`` sees every ``ssl.X = value`` of a
+  watched name. It reads no file and builds no context: it costs microseconds.
+* An assignment is a *process-wide disable* when the new value does not verify and the value
+  it replaces is one the guard protects (every watched name, except ``_create_stdlib_context``
+  unless ``install()`` made it verify). "Verifies" means: contexts it makes have
+  ``verify_mode == CERT_REQUIRED`` and ``check_hostname``. The guard finds out by making one
+  (calling the factory with no arguments, or the class with ``PROTOCOL_TLS_CLIENT``); anything
+  that fails to make one counts as not verifying. ``ssl._create_unverified_context`` and the
+  stdlib originals are recognised by identity. So ``truststore.inject_into_ssl()`` (a verified
+  SSLContext replacement) is accepted, ``ssl._create_default_https_context =
+  ssl._create_unverified_context`` is not.
+* A disable is handled by the action in force: admin policy ``on_process_wide_unverified`` if
+  set, else ``"refuse"`` after ``securl.install()`` and ``"warn"`` before it.
+  ``refuse``: :class:`~securl.PolicyError` at the assignment, the old value stays.
+  ``warn``: the assignment happens, a :class:`~securl.SecurityWarning` naming the patching
+  code's file:line is shown (every time, whatever the warning registry says).
+  ``allow``: the assignment happens silently. Each case emits ``securl.monkeypatch``
+  (target, caller, action, detail) whatever warning filters say; so does every accepted
+  (verifying or harmless) assignment.
+* Changes that bypass ``__setattr__`` (``vars(ssl)[...] = ...``, resetting the module class,
+  patches made before securl was imported) are caught by :func:`check_process_wide`, a few
+  identity comparisons cheap enough for every request, and by ``install()``. Found after the
+  fact, a disable under ``refuse`` is *reverted* (the safe value is put back) with a warning and
+  an audit event; nothing is raised into the unrelated request that noticed it.
+* :func:`report_environment` (run by ``install()``) names the environment variables people use
+  to turn verification off; see its docstring.
+
+What the guard cannot see: libraries that build their own contexts (urllib3, requests, httpx,
+pip, aiohttp), ``from ssl import create_default_context`` copies taken before a patch, and
+in-process code determined to defeat it. It stops accidents and careless libraries, not malware.
+"""
+
+from __future__ import annotations
+
+import _ssl
+import os
+import ssl
+import sys
+import threading
+import types
+import warnings
+from collections.abc import Mapping
+from typing import Any, Literal, NamedTuple
+
+from .exceptions import PolicyError, SecurityWarning
+
+__all__ = [
+    "GUARDED",
+    "activate",
+    "check_process_wide",
+    "classify",
+    "current_action",
+    "report_environment",
+]
+
+Action = Literal["refuse", "warn", "allow"]
+
+GUARDED: tuple[str, ...] = (
+    "_create_default_https_context",
+    "create_default_context",
+    "_create_stdlib_context",
+    "SSLContext",
+)
+_GUARDED_SET = frozenset(GUARDED)
+_MISSING: Any = object()
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_SSL_MODULE: types.ModuleType = ssl
+_SSL_DICT: dict[str, Any] = vars(ssl)
+_SSL_FILE = os.path.abspath(getattr(ssl, "__file__", "ssl.py"))
+
+
+def _find_stdlib_function(name: str) -> Any:
+    """The function ``name`` defined in ssl.py itself, found under any of its aliases."""
+    for value in list(_SSL_DICT.values()):
+        code = getattr(value, "__code__", None)
+        if (
+            code is not None
+            and getattr(value, "__module__", None) == "ssl"
+            and getattr(value, "__qualname__", None) == name
+            and os.path.basename(code.co_filename) == "ssl.py"
+        ):
+            return value
+    return None
+
+
+def _find_stdlib_sslcontext() -> Any:
+    for cls in _ssl._SSLContext.__subclasses__():
+        if cls.__module__ == "ssl" and cls.__qualname__ == "SSLContext":
+            return cls
+    return None  # pragma: no cover - CPython always has it
+
+
+_STDLIB: dict[str, Any] = {
+    "create_default_context": _find_stdlib_function("create_default_context"),
+    "_create_unverified_context": _find_stdlib_function("_create_unverified_context"),
+    "SSLContext": _find_stdlib_sslcontext(),
+}
+#: What each watched name holds in a fresh interpreter.
+_STDLIB_DEFAULT: dict[str, Any] = {
+    "_create_default_https_context": _STDLIB["create_default_context"],
+    "create_default_context": _STDLIB["create_default_context"],
+    "_create_stdlib_context": _STDLIB["_create_unverified_context"],
+    "SSLContext": _STDLIB["SSLContext"],
+}
+
+
+def stdlib_original(name: str) -> Any:
+    """The stdlib's own ``create_default_context``, ``_create_unverified_context`` or
+    ``SSLContext``, whatever the ssl module holds now (None if it cannot be found)."""
+    return _STDLIB[name]
+
+
+# --- state ---------------------------------------------------------------------------------
+
+_lock = threading.RLock()
+_installed = False
+#: value the guard last saw or accepted, per watched name (the per-request check compares)
+_expected: dict[str, Any] = {}
+_expected_items: tuple[tuple[str, Any], ...] = ()
+#: the verifying value to keep (refuse) or put back (revert), per protected name
+_safe: dict[str, Any] = {}
+#: names where a non-verifying value counts as a disable
+_protected: set[str] = {"_create_default_https_context", "create_default_context", "SSLContext"}
+#: values known to verify (identity), so the common case never builds a context
+_known_verified: dict[int, Any] = {}
+#: file:line of the code that made the current value of a name, when the guard saw it
+_made_by: dict[str, str] = {}
+_guarded_class: type | None = None
+
+
+def _set_expected(name: str, value: Any) -> None:
+    global _expected_items
+    _expected[name] = value
+    _expected_items = tuple(_expected.items())
+
+
+def register_verified(value: Any) -> None:
+    """Tell the guard that ``value`` (one of securl's factories) verifies."""
+    _known_verified[id(value)] = value
+
+
+for _value in (_STDLIB["create_default_context"], _STDLIB["SSLContext"]):
+    if _value is not None:
+        register_verified(_value)
+
+
+# --- the module class ------------------------------------------------------------------------
+
+class _GuardedModule(types.ModuleType):
+    """The ssl module's class while the guard is active: intercepts watched assignments."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _GUARDED_SET and self is _SSL_MODULE:
+            _on_assign(name, value)
+        else:
+            super().__setattr__(name, value)
+
+
+def _guard_class_for(current: type) -> type:
+    if current is types.ModuleType:
+        return _GuardedModule
+    # Someone else already subclassed the module type: keep their behaviour underneath.
+    return type("GuardedModule", (_GuardedModule, current), {})
+
+
+def activate() -> None:
+    """Put the guard on the ssl module (idempotent; no I/O, no policy read, no context)."""
+    global _guarded_class
+    if _guarded_class is not None and type(_SSL_MODULE) is _guarded_class:
+        return
+    with _lock:
+        if not _expected:
+            for name in GUARDED:
+                default = _STDLIB_DEFAULT[name]
+                current = _SSL_DICT.get(name, _MISSING)
+                # Expect the stdlib value, so a patch made before securl was imported shows up
+                # at the first check_process_wide(); fall back to what is there if unknown.
+                _set_expected(name, default if default is not None else current)
+                if default is not None and name in _protected:
+                    _safe[name] = default
+        cls = type(_SSL_MODULE)
+        if _guarded_class is None or cls is not _guarded_class:
+            try:
+                new = _guard_class_for(cls) if not issubclass(cls, _GuardedModule) else cls
+                _SSL_MODULE.__class__ = new
+                _guarded_class = new
+            except TypeError:  # pragma: no cover - an incompatible module class
+                _guarded_class = cls
+
+
+def deactivate() -> None:
+    """Take the guard off and forget its state (tests only)."""
+    global _guarded_class, _installed, _expected_items
+    with _lock:
+        if isinstance(_SSL_MODULE, _GuardedModule):
+            bases = [b for b in type(_SSL_MODULE).__mro__[1:] if b is not _GuardedModule]
+            plain: type = next(b for b in bases if issubclass(b, types.ModuleType))
+            _SSL_MODULE.__class__ = plain
+        _guarded_class = None
+        _installed = False
+        _expected.clear()
+        _expected_items = ()
+        _safe.clear()
+        _made_by.clear()
+        _protected.clear()
+        _protected.update(("_create_default_https_context", "create_default_context", "SSLContext"))
+
+
+# --- deciding -----------------------------------------------------------------------------
+
+def current_action() -> Action:
+    """The action for a process-wide disable now: policy, else refuse after install, else warn."""
+    from ._policy import get_policy
+
+    configured = get_policy().on_process_wide_unverified
+    if configured is not None:
+        return configured
+    return "refuse" if _installed else "warn"
+
+
+def describe(value: Any) -> str:
+    """A short name for a watched value, e.g. ``ssl._create_unverified_context``."""
+    if value is _MISSING:
+        return "<deleted>"
+    module = getattr(value, "__module__", None)
+    qualname = getattr(value, "__qualname__", None)
+    if module and qualname:
+        return f"{module}.{qualname}"
+    return repr(value)[:80]
+
+
+def _context_verifies(ctx: Any, what: str) -> tuple[bool, str]:
+    try:
+        mode = ctx.verify_mode
+        hostname = ctx.check_hostname
+    except Exception:
+        return False, f"{what} did not give an SSLContext"
+    if mode == ssl.CERT_REQUIRED and hostname is True:
+        return True, f"{what} gives contexts that verify certificates and host names"
+    return False, (
+        f"{what} gives contexts with verify_mode={ssl.VerifyMode(mode).name}, "
+        f"check_hostname={hostname}"
+    )
+
+
+def classify(name: str, value: Any) -> tuple[bool, str]:
+    """Does ``value``, put at ``ssl.<name>``, make verifying contexts? ``(verifies, why)``.
+
+    Known values are recognised by identity; anything else is tried once (see module rules),
+    and whatever fails to produce a context counts as not verifying (fail closed).
+    """
+    if value is _MISSING:
+        return False, f"ssl.{name} was deleted"
+    if id(value) in _known_verified and _known_verified[id(value)] is value:
+        return True, f"{describe(value)} verifies certificates and host names"
+    if value is _STDLIB["_create_unverified_context"]:
+        return False, "ssl._create_unverified_context skips certificate and host name checks"
+    what = describe(value)
+    try:
+        if name == "SSLContext":
+            if not isinstance(value, type):
+                return False, f"{what} is not a class"
+            ctx = value(ssl.PROTOCOL_TLS_CLIENT)
+            what = f"{what}(PROTOCOL_TLS_CLIENT)"
+        else:
+            if not callable(value):
+                return False, f"{what} is not callable"
+            ctx = value()
+            what = f"{what}()"
+    except Exception as exc:  # includes RecursionError from a naive SSLContext subclass
+        return False, f"securl could not check {what}: {type(exc).__name__}: {exc}"[:300]
+    return _context_verifies(ctx, what)
+
+
+# --- acting ---------------------------------------------------------------------------------
+
+class _Caller:
+    """Where a patch or call came from (a plain class: dataclasses cost import time)."""
+
+    __slots__ = ("filename", "lineno", "module")
+
+    def __init__(self, filename: str, lineno: int, module: str) -> None:
+        self.filename = filename
+        self.lineno = lineno
+        self.module = module
+
+    def __str__(self) -> str:
+        return f"{self.filename}:{self.lineno}"
+
+
+def _is_internal(filename: str) -> bool:
+    """securl itself, ssl.py, and the import machinery (install() may run inside an import)."""
+    return (filename.startswith(_PACKAGE_DIR) or filename.startswith("<frozen importlib")
+            or os.path.abspath(filename) == _SSL_FILE)
+
+
+def find_caller(depth: int = 2) -> _Caller | None:
+    """The first frame outside securl and ssl.py: the code that patched or called us."""
+    try:
+        frame: types.FrameType | None = sys._getframe(depth)
+    except ValueError:  # pragma: no cover - shallower stack than asked
+        return None
+    while frame is not None and _is_internal(frame.f_code.co_filename):
+        frame = frame.f_back
+    if frame is None:
+        return None
+    return _Caller(frame.f_code.co_filename, frame.f_lineno,
+                   str(frame.f_globals.get("__name__", "")))
+
+
+def _warn(message: str, caller: _Caller | None, *, may_raise: bool = True) -> None:
+    """A SecurityWarning attributed to ``caller``, shown every time (fresh registry).
+
+    ``may_raise=False`` (install time, after-the-fact findings): a warning filter set to
+    "error" must not abort install() -- that would leave the process unguarded -- so the
+    message goes to stderr instead.
+    """
+    try:
+        if caller is None:
+            warnings.warn(message, SecurityWarning, stacklevel=3)
+        else:
+            warnings.warn_explicit(message, SecurityWarning, caller.filename, caller.lineno,
+                                   module=caller.module or None, registry=None)
+    except Warning as exc:
+        if may_raise:
+            raise
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+
+
+def _advice() -> str:
+    return (
+        "Trust the server's CA instead (SSL_CERT_FILE=ca.pem, or ca_certs= in securl), pass "
+        "your own ssl context to the one connection that needs it, or opt out per call with "
+        "securl.get(url, tls=securl.unverified(reason=...))"
+    )
+
+
+def _policy_words(action: Action) -> str:
+    from ._policy import get_policy
+
+    policy = get_policy()
+    if policy.on_process_wide_unverified is not None:
+        return (f"admin policy on_process_wide_unverified = {action!r} "
+                f"({policy.origin_of('on_process_wide_unverified')})")
+    if _installed:
+        return "securl.install() is active (default: refuse)"
+    return "securl.install() was not called (default: warn)"
+
+
+def _emit(name: str, value: Any, *, action: str, verified: bool, detail: str,
+          caller: object, phase: str, mode: str | None) -> None:
+    from ._audit import emit
+
+    emit("monkeypatch", target=f"ssl.{name}", value=describe(value), caller=
+         str(caller) if caller else None, action=action, verified=verified, detail=detail,
+         phase=phase, mode=mode)
+
+
+def _raw_set(name: str, value: Any) -> None:
+    if value is _MISSING:
+        _SSL_DICT.pop(name, None)
+    else:
+        _SSL_DICT[name] = value
+
+
+def _accept(name: str, value: Any, verified: bool, caller: object) -> None:
+    with _lock:
+        _raw_set(name, value)
+        _set_expected(name, value)
+        if verified and name in _protected:
+            _safe[name] = value
+        if caller:
+            _made_by[name] = str(caller)
+        else:
+            _made_by.pop(name, None)
+
+
+def _on_assign(name: str, value: Any) -> None:
+    """``ssl.<name> = value`` through the guard (see the module rules)."""
+    caller = find_caller(3)
+    verified, detail = classify(name, value)
+    if verified or name not in _protected:
+        _emit(name, value, action="accepted", verified=verified, detail=detail, caller=caller,
+              phase="assignment", mode=None)
+        _accept(name, value, verified, caller)
+        return
+    action = current_action()
+    where = f"{caller}: " if caller else ""
+    _emit(name, value, action={"refuse": "refused", "warn": "warned", "allow": "allowed"}[action],
+          verified=False, detail=detail, caller=caller, phase="assignment", mode=action)
+    if action == "refuse":
+        raise PolicyError(
+            f"{where}securl refused `ssl.{name} = {describe(value)}`: it would turn off "
+            f"certificate verification process-wide ({detail}); the verifying value stays in "
+            f"place. Refused because {_policy_words(action)}. {_advice()}."
+        )
+    if action == "warn":
+        _warn(
+            f"{where}`ssl.{name} = {describe(value)}` turns off certificate verification for "
+            f"this whole process ({detail}). Allowed with this warning because "
+            f"{_policy_words(action)}. {_advice()}.",
+            caller,
+        )
+    _accept(name, value, False, caller)
+
+
+def check_process_wide() -> None:
+    """Cheap per-request check that the watched ssl attributes are what the guard accepted.
+
+    A few identity comparisons when nothing changed. A change that bypassed the guard is
+    handled like an assignment, except that under ``refuse`` the safe value is put back
+    (reverted) with a warning instead of an exception. Never raises PolicyError.
+    """
+    if _guarded_class is not None and type(_SSL_MODULE) is _guarded_class:
+        get = _SSL_DICT.get
+        for name, value in _expected_items:
+            if get(name, _MISSING) is not value:
+                break
+        else:
+            return
+    review(phase="request")
+
+
+def review(*, phase: str, names: tuple[str, ...] | None = None,
+           full: bool = False) -> list[str]:
+    """Find and handle changes the guard did not see; returns the names that were reverted.
+
+    ``full=True`` (install) re-examines every protected name, even one the guard accepted
+    earlier under a looser action; otherwise only names that differ from what it expects.
+    """
+    reverted: list[str] = []
+    if _guarded_class is None or type(_SSL_MODULE) is not _guarded_class:
+        was = type(_SSL_MODULE)
+        activate()
+        if was is not type(_SSL_MODULE):
+            from ._audit import emit
+
+            emit("monkeypatch", target="ssl.__class__", value=describe(was), caller=None,
+                 action="reactivated", verified=False, phase=phase, mode=None,
+                 detail="the ssl module's class had been reset; the guard put itself back")
+    for name in names or GUARDED:
+        value = _SSL_DICT.get(name, _MISSING)
+        changed = value is not _expected.get(name, _MISSING)
+        if not changed and not (full and name in _protected and _safe.get(name) is not value):
+            continue
+        verified, detail = classify(name, value)
+        made_by = _made_by.get(name) if not changed else None
+        if verified or name not in _protected:
+            if changed:
+                _emit(name, value, action="accepted", verified=verified, detail=detail,
+                      caller=None, phase=phase, mode=None)
+                _accept(name, value, verified, None)
+            continue
+        action = current_action()
+        origin = (f"made at {made_by}" if made_by
+                  else "made where securl's guard could not see it")
+        if action == "refuse" and _safe.get(name) is not None:
+            _emit(name, value, action="reverted", verified=False, detail=detail,
+                  caller=made_by, phase=phase, mode=action)
+            _accept(name, _safe[name], True, None)
+            reverted.append(name)
+            _warn(
+                f"securl found `ssl.{name} = {describe(value)}` ({origin}), which turns off "
+                f"certificate verification process-wide ({detail}), and put the verifying "
+                f"value back because {_policy_words(action)}. {_advice()}.",
+                find_caller(2), may_raise=False,
+            )
+            continue
+        if action == "refuse":
+            raise PolicyError(
+                f"securl found `ssl.{name} = {describe(value)}` ({origin}), which turns off "
+                f"certificate verification ({detail}), and knows no verifying value to put "
+                f"back. Remove the patch. {_advice()}."
+            )
+        _emit(name, value, action="warned" if action == "warn" else "allowed", verified=False,
+              detail=detail, caller=made_by, phase=phase, mode=action)
+        if action == "warn":
+            _warn(
+                f"`ssl.{name} = {describe(value)}` ({origin}) turns off certificate "
+                f"verification for this whole process ({detail}). Allowed with this warning "
+                f"because {_policy_words(action)}. {_advice()}.",
+                find_caller(2), may_raise=False,
+            )
+        if changed:
+            _accept(name, value, False, made_by)
+    return reverted
+
+
+def set_installed(flag: bool) -> None:
+    """Record whether ``securl.install()`` is in force (changes the default action)."""
+    global _installed
+    _installed = flag
+
+
+def put(name: str, value: Any, *, protect: bool | None = None) -> None:
+    """Set ``ssl.<name>`` for securl itself (install/uninstall), bypassing the checks.
+
+    ``protect=True`` makes a non-verifying replacement of ``name`` count as a disable from now
+    on, ``False`` stops that; ``None`` leaves it as it is.
+    """
+    with _lock:
+        if protect is True:
+            _protected.add(name)
+        elif protect is False:
+            _protected.discard(name)
+            _safe.pop(name, None)
+        verified = id(value) in _known_verified or value is _STDLIB_DEFAULT.get(name)
+        _accept(name, value, verified, None)
+
+
+def is_protected(name: str) -> bool:
+    """Whether a non-verifying value at ``ssl.<name>`` counts as a disable now."""
+    return name in _protected
+
+
+# --- the environment ------------------------------------------------------------------------
+
+class EnvFinding(NamedTuple):
+    """An environment variable that turns verification off somewhere, and what it does."""
+
+    variable: str
+    value: str
+    effect: str
+
+
+def inspect_environment(environ: Mapping[str, str] | None = None) -> list[EnvFinding]:
+    """The process-wide disables people use in the wild, found in ``environ``.
+
+    ``PYTHONHTTPSVERIFY=0``; ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE`` set but empty;
+    ``SSL_CERT_FILE`` set but empty, missing or holding no certificate; ``SSL_CERT_DIR``
+    naming no directory. The last two fail closed in securl: every context built while they
+    are so raises ConfigurationError instead of trusting nothing silently.
+    """
+    env = os.environ if environ is None else environ
+    found: list[EnvFinding] = []
+    verify = env.get("PYTHONHTTPSVERIFY")
+    if verify is not None and verify.strip() == "0":
+        found.append(EnvFinding(
+            "PYTHONHTTPSVERIFY", verify,
+            "some Python builds (PEP 493) turn off stdlib HTTPS verification with it; "
+            "securl ignores it and keeps verifying: remove it",
+        ))
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        value = env.get(name)
+        if value is not None and not value.strip():
+            found.append(EnvFinding(
+                name, value,
+                "set but empty, a known way to turn off verification in some versions of "
+                "requests; securl ignores it, other libraries in this process may not: unset it",
+            ))
+    cafile = env.get("SSL_CERT_FILE")
+    if cafile is not None:
+        problem = _ca_file_problem(cafile)
+        if problem:
+            found.append(EnvFinding(
+                "SSL_CERT_FILE", cafile,
+                f"{problem}; securl fails closed: HTTPS through securl and the standard "
+                "library raises ConfigurationError until it names a PEM bundle or is unset",
+            ))
+    capath = env.get("SSL_CERT_DIR")
+    if capath is not None:
+        dirs = [d for d in capath.split(os.pathsep) if d]
+        if not dirs or not all(os.path.isdir(d) for d in dirs):
+            found.append(EnvFinding(
+                "SSL_CERT_DIR", capath,
+                "names no existing directory; securl fails closed: HTTPS through securl and "
+                "the standard library raises ConfigurationError until it is fixed or unset",
+            ))
+    return found
+
+
+def _ca_file_problem(path: str) -> str:
+    if not path:
+        return "set but empty"
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1 << 20)
+    except FileNotFoundError:
+        return "names a file that does not exist"
+    except OSError as exc:
+        return f"names a file that cannot be read ({exc.strerror})"
+    if b"-----BEGIN CERTIFICATE-----" not in head and b"-----BEGIN TRUSTED CERTIFICATE" not in head:
+        return "names a file that holds no PEM certificate"
+    return ""
+
+
+def report_environment(environ: Mapping[str, str] | None = None) -> list[EnvFinding]:
+    """Warn about and audit (``securl.insecure_environment``) each :func:`inspect_environment`
+    finding; returns them."""
+    from ._audit import emit
+
+    findings = inspect_environment(environ)
+    caller = find_caller(2)
+    for finding in findings:
+        emit("insecure_environment", variable=finding.variable, value=finding.value,
+             effect=finding.effect)
+        _warn(f"{finding.variable}={finding.value!r}: {finding.effect}", caller,
+              may_raise=False)
+    return findings
