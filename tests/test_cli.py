@@ -13,7 +13,6 @@ import ssl
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 
 import pytest
 import trustme
@@ -431,7 +430,7 @@ def test_version_and_usage_exit_codes() -> None:
 
 
 @pytest.fixture
-def fake_delegate(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[list[str]]]:
+def fake_delegate(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     import types
 
     calls: list[list[str]] = []
@@ -439,7 +438,7 @@ def fake_delegate(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[list[str]]]:
     module.pin_main = lambda argv: calls.append(argv) or 7  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "securl_fake_pin_cli", module)
     monkeypatch.setitem(securl._cli.DELEGATED, "pin", ("securl_fake_pin_cli", "pin_main", ""))
-    yield calls
+    return calls
 
 
 def test_pin_and_admin_get_their_arguments_untouched(fake_delegate: list[list[str]]) -> None:
