@@ -98,7 +98,7 @@ def test_check_expired_certificate_exits_1_with_reason_and_renewal_advice(
     assert result.returncode == 1
     assert "Verdict: NOT VERIFIED (expired)" in result.stdout
     assert "the server's certificate has expired" in result.stdout
-    assert "(EXPIRED 1 days ago)" in result.stdout
+    assert "(EXPIRED 1 day ago)" in result.stdout
     assert "must renew the certificate" in result.stdout
 
 

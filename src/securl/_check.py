@@ -245,14 +245,18 @@ def advice_for(result: CheckResult, now: datetime.datetime | None = None) -> lis
     return ["See the message above; `securl doctor` shows the trust source and policy."]
 
 
+def _days(delta: datetime.timedelta) -> str:
+    return "1 day" if delta.days == 1 else f"{delta.days} days"
+
+
 def _validity(cert: CertInfo, now: datetime.datetime) -> str:
     span = f"{_fmt_time(cert.not_before)} to {_fmt_time(cert.not_after)}"
     if cert.not_after is not None and cert.not_after < now:
-        return f"{span} (EXPIRED {(now - cert.not_after).days} days ago)"
+        return f"{span} (EXPIRED {_days(now - cert.not_after)} ago)"
     if cert.not_before is not None and cert.not_before > now:
-        return f"{span} (NOT YET VALID, starts in {(cert.not_before - now).days} days)"
+        return f"{span} (NOT YET VALID, starts in {_days(cert.not_before - now)})"
     if cert.not_after is not None:
-        return f"{span} (expires in {(cert.not_after - now).days} days)"
+        return f"{span} (expires in {_days(cert.not_after - now)})"
     return span
 
 
