@@ -8,6 +8,7 @@ way the caller gets ClientCertificateRequired naming cert=, and the pool is not 
 from __future__ import annotations
 
 import ssl
+import time
 import urllib.error
 from collections.abc import Iterator
 from pathlib import Path
@@ -67,7 +68,11 @@ def test_the_tls13_alert_is_found_even_when_the_first_write_fails(
         for _ in range(12):
             with pytest.raises(securl.ClientCertificateRequired, match="certificate_required"):
                 s.get(server.url())
-        assert len(server.handshake_errors) == 12
+    # The server records its side of each refused handshake in its own thread: wait for all.
+    deadline = time.monotonic() + 10
+    while len(server.handshake_errors) < 12 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(server.handshake_errors) == 12
 
 
 def test_the_certificate_is_sent_only_when_the_server_asks(

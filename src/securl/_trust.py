@@ -143,7 +143,8 @@ def _from_environment(environ: Mapping[str, str]) -> TrustInfo | None:
         "environment",
         cafile=cafile or None,
         capath=capath or None,
-        reason=f"{names} set in the environment overrides the system trust store",
+        reason=f"{names} set in the environment "
+        f"{'override' if cafile and capath else 'overrides'} the system trust store",
     )
 
 
