@@ -6,6 +6,7 @@ opt-outs that are explicit and audited, and an admin guard against process-wide 
 
 from __future__ import annotations
 
+from . import audit as audit
 from ._api import delete, get, head, options, patch, post, put, request
 from ._audit import AuditEvent, add_audit_hook, remove_audit_hook
 from ._config import TLSConfig

@@ -172,19 +172,40 @@ _policy: Policy | None = None
 
 
 def get_policy() -> Policy:
-    """The process's policy, loaded on first use and never reloaded."""
+    """The process's policy, loaded on first use and never reloaded.
+
+    Loading applies the policy's process-wide settings (:func:`_apply`) before the policy is
+    in force; if that fails (an audit log that cannot be opened), no policy is set and every
+    call that needs one fails the same way: closed, never silently without the audit trail.
+    """
     global _policy
     policy = _policy
     if policy is None:
         with _lock:
             if _policy is None:
-                _policy = load_policy()
-                _on_loaded(_policy)
+                loaded = load_policy()
+                _apply(loaded)
+                _policy = loaded
+                _on_loaded(loaded)
             policy = _policy
     return policy
 
 
+def _apply(policy: Policy) -> None:
+    """Put the policy's process-wide settings in place: today, its audit log.
+
+    Done where the policy is loaded (not in ``securl.install()``), so an admin's
+    ``audit.log_file`` takes effect in every process that makes a securl decision, and
+    before the ``securl.policy_loaded`` event, which is therefore the log's first line.
+    """
+    if policy.audit_log_file:
+        from ._audit import configure_from_policy
+
+        configure_from_policy(policy.audit_log_file, policy.audit_format, policy.path)
+
+
 def _on_loaded(policy: Policy) -> None:
+    """Audit the policy now in force (called once it is set, so hooks may use securl)."""
     from ._audit import emit
 
     emit("policy_loaded", path=policy.path, values=policy.to_dict())
