@@ -736,3 +736,30 @@ def test_policy_audit_log_that_cannot_be_opened_refuses_requests_in_a_subprocess
     proc = run_policy_child(tmp_path, f'[audit]\nlog_file = "{log}"\n')
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert "REFUSED TWICE" in proc.stdout and str(log) in proc.stdout
+
+
+# -- the docs page is checked against EVENTS ---------------------------------------------------
+
+DOCS = os.path.join(os.path.dirname(HERE), "..", "docs", "audit.md")
+
+
+def doc_sections() -> dict[str, str]:
+    text = open(DOCS, encoding="utf-8").read()
+    parts = text.split("\n### `")[1:]
+    return {p.split("`", 1)[0]: p.split("\n## ", 1)[0] for p in parts}
+
+
+def test_docs_page_documents_every_event_and_nothing_else() -> None:
+    assert set(doc_sections()) == set(EVENTS)
+
+
+@pytest.mark.parametrize("name", sorted(EVENTS))
+def test_docs_page_lists_each_field_and_an_example_line_with_exactly_those_fields(
+        name: str) -> None:
+    section = doc_sections()[name]
+    rows = [line.split("`")[1] for line in section.splitlines() if line.startswith("| `")]
+    assert rows == list(EVENTS[name])
+    (example,) = [line for line in section.splitlines() if line.startswith('{"time"')]
+    data = json.loads(example)
+    assert list(data) == [*_audit.COMMON_FIELDS, *EVENTS[name]]
+    assert data["event"] == name

@@ -33,6 +33,7 @@ Rules, and why:
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -170,26 +171,35 @@ def redact_url(url: str) -> str:
     return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
+@functools.lru_cache(maxsize=1024)
+def _secret_field(key: str) -> bool:
+    return _SECRET_FIELD.search(key) is not None  # cached: field names are a small set
+
+
 def _clean(key: str, value: Any) -> Any:
     """A field value made safe and immutable: the second line of defence against leaks."""
     if isinstance(value, str):
-        if _SECRET_FIELD.search(key) or _PRIVATE_KEY_PEM in value:
+        if _secret_field(key) or _PRIVATE_KEY_PEM in value:
             return REDACTED
         if key.endswith("url"):
             return redact_url(value)
         return value
+    if value is None or isinstance(value, (bool, int, float)):
+        return REDACTED if value is not None and _secret_field(key) else value
     if isinstance(value, (bytes, bytearray, memoryview)):
         return REDACTED  # raw bytes could be key material; no event needs them
     if isinstance(value, Mapping):
         return MappingProxyType({str(k): _clean(str(k), v) for k, v in value.items()})
     if isinstance(value, (list, tuple, set, frozenset)):
         return tuple(_clean(key, v) for v in value)
-    if value is not None and _SECRET_FIELD.search(key):
+    if value is not None and _secret_field(key):
         return REDACTED
     return value
 
 
 def _thaw(value: Any) -> Any:
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
     if isinstance(value, Mapping):
         return {k: _thaw(v) for k, v in value.items()}
     if isinstance(value, tuple):
@@ -270,13 +280,14 @@ def _busy() -> set[str]:
 def emit(name: str, *, host: str | None = None, port: int | None = None,
          **fields: Any) -> AuditEvent:
     """Emit ``securl.<name>`` to every outlet (see the module docstring); never raises."""
-    event = AuditEvent(f"securl.{name}", time.time(), host, port)
+    name = f"securl.{name}"
     try:
-        event = AuditEvent(event.name, event.time, host, port,
-                           MappingProxyType({k: _clean(k, v) for k, v in fields.items()}))
-    except Exception as exc:
-        _report_once(("fields", event.name), "securl: the fields of %s could not be recorded "
-                     "(%s)", event.name, type(exc).__name__)
+        clean: Mapping[str, Any] = MappingProxyType(
+            {k: _clean(k, v) for k, v in fields.items()})
+    except Exception as exc:  # an odd value must not cost the event itself
+        clean = MappingProxyType({"error": f"fields not recordable: {type(exc).__name__}"})
+        _report_once(("fields", name), "securl: the fields of %s could not be recorded", name)
+    event = AuditEvent(name, time.time(), host, port, clean)
     busy = _busy()
     if "logger" not in busy and audit_logger.isEnabledFor(logging.INFO):
         busy.add("logger")
@@ -284,7 +295,11 @@ def emit(name: str, *, host: str | None = None, port: int | None = None,
             data = event.to_dict()
             extra = {k: v for k, v in data.items() if k not in _RECORD_ATTRS}
             extra["securl_event"] = data
-            audit_logger.info("%s", event, extra=extra)
+            # makeRecord + handle = logger.info() without findCaller()'s stack walk: the
+            # frame inside securl says nothing; events that need a caller have the field.
+            audit_logger.handle(audit_logger.makeRecord(
+                audit_logger.name, logging.INFO, "(securl audit)", 0, "%s", (event,), None,
+                "emit", extra))
         except Exception as exc:
             _report_once(("logger", type(exc).__name__),
                          "securl: a handler of the securl.audit logger raised")
