@@ -744,7 +744,8 @@ DOCS = os.path.join(os.path.dirname(HERE), "..", "docs", "audit.md")
 
 
 def doc_sections() -> dict[str, str]:
-    text = open(DOCS, encoding="utf-8").read()
+    with open(DOCS, encoding="utf-8") as f:
+        text = f.read()
     parts = text.split("\n### `")[1:]
     return {p.split("`", 1)[0]: p.split("\n## ", 1)[0] for p in parts}
 
@@ -763,3 +764,20 @@ def test_docs_page_lists_each_field_and_an_example_line_with_exactly_those_field
     data = json.loads(example)
     assert list(data) == [*_audit.COMMON_FIELDS, *EVENTS[name]]
     assert data["event"] == name
+
+
+def test_hook_using_securl_while_the_policy_loads_does_not_deadlock(tmp_path: Any) -> None:
+    child = textwrap.dedent("""
+        import securl
+        made = []
+        def hook(event):
+            if event.name == "securl.policy_loaded":
+                made.append(securl.Session())  # builds a context while the first one is built
+        securl.add_audit_hook(hook)
+        securl.Session()
+        print("sessions made in the hook:", len(made))
+    """)
+    proc = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "SECURL_POLICY": ""})
+    assert proc.returncode == 0, proc.stderr
+    assert "sessions made in the hook: 1" in proc.stdout
