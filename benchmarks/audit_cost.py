@@ -143,6 +143,7 @@ def count_lines(path: str) -> int:
 
 
 def run(args: argparse.Namespace) -> str:
+    load_start = os.getloadavg()[0]
     workdir = tempfile.mkdtemp(prefix="securl-audit-bench-")
     ca = trustme.CA()
     leaf = ca.issue_cert("localhost", "127.0.0.1")
@@ -216,18 +217,20 @@ def run(args: argparse.Namespace) -> str:
             proc.join(10)
         shutil.rmtree(workdir, ignore_errors=True)
         logging.getLogger("securl.audit").disabled = False
-    return report(results, args, server_name, per_call)
+    return report(results, args, server_name, per_call, (load_start, os.getloadavg()[0]))
 
 
 def report(results: dict[str, dict[str, list[tuple[float, float]]]],
-           args: argparse.Namespace, server: str, per_call: dict[str, float]) -> str:
+           args: argparse.Namespace, server: str, per_call: dict[str, float],
+           load: tuple[float, float]) -> str:
     out = [
         "# Audit cost (benchmarks/audit_cost.py)",
         "",
         f"Python {sys.version.split()[0]}, securl {securl.__version__}, server: {server}, "
         f"{os.cpu_count()} CPUs shared with other work, {args.rounds} interleaved rounds; per "
         f"round and mode: keep-alive {args.requests} GETs, new-connection "
-        f"{max(10, args.requests // 10)} GETs, emit 2000 calls.",
+        f"{max(10, args.requests // 10)} GETs, emit 2000 calls. Load average (1 min) at "
+        f"start and end: {load[0]:.1f}, {load[1]:.1f}.",
         "",
         "Modes: `disabled` = `logging.getLogger(\"securl.audit\").disabled = True` and no "
         "hooks; `control` = the same as `disabled` again (an A/A control: its ratio is the "
@@ -267,8 +270,8 @@ def report(results: dict[str, dict[str, list[tuple[float, float]]]],
                 f"{min(r_wall):.2f}-{max(r_wall):.2f} |")
     out += ["", "## Reading", ""]
     ka = results["keep-alive"]
-    control = statistics.median(m[0] / d[0] for m, d in zip(ka["control"], ka["disabled"],
-                                                              strict=True))
+    control_rounds = [m[0] / d[0] for m, d in zip(ka["control"], ka["disabled"], strict=True)]
+    control = statistics.median(control_rounds)
     for mode, target in (("info", 1.05), ("json", 1.15)):
         added = per_call["keep-alive"] * (emit_cpu[mode] - emit_cpu["disabled"])
         wall = statistics.median(m[0] / d[0] for m, d in zip(ka[mode], ka["disabled"],
@@ -279,8 +282,9 @@ def report(results: dict[str, dict[str, list[tuple[float, float]]]],
             f"* keep-alive, `{mode}` (target < {target:.2f}): {per_call['keep-alive']:.4f} "
             f"events per request, so auditing adds {added * 1e6:.2f} µs of work per request: "
             f"derived ratio {derived:.3f}, {verdict} the target. End-to-end median ratio "
-            f"{wall:.3f}; the A/A control (identical code) measured {control:.3f}, so "
-            "differences of that size are this machine's noise.")
+            f"{wall:.3f}; the A/A control (identical code) measured {control:.3f} with "
+            f"per-round ratios from {min(control_rounds):.2f} to {max(control_rounds):.2f}: "
+            "end-to-end differences of that size are this machine's noise, not auditing.")
     nc = per_call["new-connection"]
     nc_wall = statistics.median(w for w, _ in results["new-connection"]["disabled"])
     out.append(

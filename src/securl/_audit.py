@@ -382,15 +382,18 @@ def add_handler(handler: logging.Handler) -> bool:
 
 
 _slots: dict[str, logging.Handler] = {}
+_slots_lock = threading.Lock()
 
 
 def _set_slot(slot: str, handler: logging.Handler | None) -> None:
-    old = _slots.pop(slot, None)
-    if old is not None:
-        audit_logger.removeHandler(old)
-        old.close()
-    if handler is not None and add_handler(handler):
-        _slots[slot] = handler
+    """Make ``handler`` the one handler of ``slot`` ("application" or "policy")."""
+    with _slots_lock:
+        old = _slots.pop(slot, None)
+        if old is not None:
+            audit_logger.removeHandler(old)
+            old.close()
+        if handler is not None and add_handler(handler):
+            _slots[slot] = handler
 
 
 def configure(log_file: str | None = None, format: str = "json") -> logging.Handler:
