@@ -100,6 +100,18 @@ def audit_log() -> Iterator[Capture]:
     logger.setLevel(old)
 
 
+@pytest.fixture(autouse=True)
+def _restore_audit_logger() -> Iterator[None]:
+    """configure() raises the audit logger to INFO; put it back as each test found it."""
+    logger = logging.getLogger("securl.audit")
+    level, handlers, disabled = logger.level, list(logger.handlers), logger.disabled
+    yield
+    _audit._set_slot("application", None)
+    logger.setLevel(level)
+    logger.handlers[:] = handlers
+    logger.disabled = disabled
+
+
 @pytest.fixture
 def reset_reports() -> Iterator[None]:
     _audit._reported.clear()
@@ -346,6 +358,7 @@ def test_events_are_audited_even_when_no_logging_is_configured(
         https_server: LocalServer, ca_file: str, events: list[AuditEvent],
         sys_events: list[tuple[str, tuple[Any, ...]]]) -> None:
     logger = logging.getLogger("securl.audit")
+    logger.setLevel(logging.NOTSET)
     assert not logger.isEnabledFor(logging.INFO)  # the default: logging is opt-in
     with securl.Session(ca_certs=ca_file) as s:
         s.get(https_server.url("/"))
