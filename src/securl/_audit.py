@@ -70,13 +70,22 @@ COMMON_FIELDS = ("time", "event", "host", "port")
 #: Every event securl emits and its own fields (besides :data:`COMMON_FIELDS`).
 EVENTS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "securl.connection": (
-        "verified", "tls_version", "cipher", "subject", "issuer", "not_after", "spki_sha256",
-        "trust_source",
+        "verified", "mode", "tls_version", "cipher", "subject", "issuer", "not_after",
+        "spki_sha256", "trust_source",
     ),
-    "securl.verification_failed": ("reason_code", "detail", "trust_source"),
+    "securl.verification_failed": (
+        "reason_code", "detail", "trust_source", "mode", "sans", "verifier", "error",
+    ),
     "securl.unverified_request": ("reason", "caller", "url", "action"),
-    "securl.pin_mismatch": ("expected", "got"),
+    "securl.pinned_request": (
+        "reason", "caller", "url", "pins", "pins_files", "check_hostname",
+        "trust_on_first_use", "action",
+    ),
+    "securl.pin_mismatch": ("source", "expected", "got"),
+    "securl.pin_recorded": ("pin", "file", "mode", "chain_verified"),
     "securl.redirect": ("status", "from_url", "to_url", "method", "headers_dropped"),
+    "securl.auth_challenge": ("url", "offered", "scheme", "algorithm", "realm", "action"),
+    "securl.insecure_auth": ("scheme", "url", "caller", "action", "allowed_by"),
     "securl.policy_loaded": ("path", "values"),
     "securl.installed": (
         "policy", "on_process_wide_unverified", "https_context", "verify_stdlib_clients",
@@ -87,9 +96,6 @@ EVENTS: Mapping[str, tuple[str, ...]] = MappingProxyType({
         "target", "value", "caller", "action", "verified", "detail", "phase", "mode",
     ),
     "securl.insecure_environment": ("variable", "value", "effect"),
-    "securl.auth_challenge": ("scheme", "realm", "url", "action"),
-    "securl.pinned_request": ("reason", "caller", "url", "pins"),
-    "securl.pin_recorded": ("pin", "file"),
 })
 
 REDACTED = "[REDACTED]"
@@ -108,7 +114,7 @@ _PRIVATE_KEY_PEM = "PRIVATE KEY-----"
 class AuditEvent:
     """One trust decision. ``name`` is the stable event name, e.g. ``securl.connection``.
 
-    ``time`` is seconds since the Unix epoch; ``fields`` is read-only (lists are tuples,
+    ``time`` is seconds since the Unix epoch; ``fields`` is read-only (lists refuse changes,
     tables are read-only mappings), so one hook cannot change what the next one sees.
     """
 
@@ -191,7 +197,7 @@ def _clean(key: str, value: Any) -> Any:
     if isinstance(value, Mapping):
         return MappingProxyType({str(k): _clean(str(k), v) for k, v in value.items()})
     if isinstance(value, (list, tuple, set, frozenset)):
-        return tuple(_clean(key, v) for v in value)
+        return _FrozenList(_clean(key, v) for v in value)
     if value is not None and _secret_field(key):
         return REDACTED
     return value
@@ -202,9 +208,21 @@ def _thaw(value: Any) -> Any:
         return value
     if isinstance(value, Mapping):
         return {k: _thaw(v) for k, v in value.items()}
-    if isinstance(value, tuple):
+    if isinstance(value, (list, tuple)):
         return [_thaw(v) for v in value]
     return value
+
+
+class _FrozenList(list):  # type: ignore[type-arg]
+    """A list that refuses changes: equal to, and JSON-encoded as, the list it was made from."""
+
+    __slots__ = ()
+
+    def _refuse(self, *args: object, **kwargs: object) -> Any:
+        raise TypeError("audit event fields are read-only")
+
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
+    append = extend = insert = pop = remove = clear = sort = reverse = _refuse
 
 
 # -- in-process hooks --------------------------------------------------------------------
