@@ -11,6 +11,7 @@ import trustme
 
 sys.path.insert(0, os.path.dirname(__file__))
 
+import securl
 import securl._context
 from _servers import LocalServer, server_context
 
@@ -29,6 +30,23 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     securl._context.clear_cache()
     yield
     securl._context.clear_cache()
+
+
+@pytest.fixture(autouse=True)
+def _audit_events_match_their_documentation() -> Iterator[None]:
+    """Every event any test triggers is listed in securl.audit.EVENTS with all its fields."""
+    from securl.audit import EVENTS
+
+    seen: list[securl.AuditEvent] = []
+    securl.add_audit_hook(seen.append)
+    yield
+    securl.remove_audit_hook(seen.append)
+    for event in seen:
+        if event.name.startswith("securl.test_"):
+            continue  # emitted by the audit tests themselves, to test emit()
+        assert event.name in EVENTS, f"{event.name} is not documented in securl.audit.EVENTS"
+        undocumented = set(event.fields) - set(EVENTS[event.name])
+        assert not undocumented, f"{event.name} has undocumented fields {undocumented}"
 
 
 @pytest.fixture(scope="session")

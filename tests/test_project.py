@@ -36,9 +36,9 @@ EXPORTED = (
     "ProtocolError", "ReadTimeout", "RedirectError", "Response", "SecurityWarning",
     "SecurlError", "Session", "TLSConfig", "TLSVerificationError", "Timeout",
     "TooManyRedirects", "TransportError", "TrustInfo", "__version__", "add_audit_hook",
-    "create_context", "delete", "get", "head", "install", "options", "patch", "pinned", "post",
-    "put", "remove_audit_hook", "request", "trust_info", "uninstall", "unverified", "urllib",
-    "verifiers",
+    "audit", "create_context", "delete", "get", "head", "install", "options", "patch",
+    "pinned", "post", "put", "remove_audit_hook", "request", "trust_info", "uninstall",
+    "unverified", "urllib", "verifiers",
 )
 
 

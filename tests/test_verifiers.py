@@ -139,7 +139,7 @@ def test_rejection_is_audited(ca_file: str, https_server: LocalServer, events: l
     with securl.Session(ca_certs=ca_file) as s, pytest.raises(securl.TLSVerificationError):
         s.get(https_server.url(), verifiers=[reject])
     (event,) = named(events, "securl.verification_failed")
-    assert event.fields["reason"] == "verifier"
+    assert event.fields["reason_code"] == "verifier"
     assert "reject" in event.fields["verifier"]
 
 

@@ -7,6 +7,7 @@ opt-outs that are explicit and audited, and an admin guard against process-wide 
 from __future__ import annotations
 
 from . import (
+    audit,
     urllib,  # the drop-in: `from securl import urllib`
     verifiers,
 )
@@ -75,6 +76,7 @@ __all__ = [
     "TrustInfo",
     "__version__",
     "add_audit_hook",
+    "audit",
     "create_context",
     "delete",
     "get",

@@ -1,23 +1,42 @@
 """Audit events: one emit() that every trust decision calls, three outlets fed from it.
 
-Outlets, in order: the ``securl.audit`` logger (stdlib logging; the event's fields are in the
-record's ``securl_event`` attribute and flattened into ``extra``), ``sys.audit("securl.<name>",
-event_dict)`` for PEP 578 hooks, and in-process hooks added with :func:`add_audit_hook`.
+Every decision point calls :func:`emit`; nothing else writes audit records. emit() builds
+one frozen :class:`AuditEvent` and hands it, in this order, to:
 
-Rules:
+1. the ``securl.audit`` logger (stdlib logging, level INFO): the record's message is a
+   readable one-line summary, ``record.securl_event`` holds the whole event as a dict, and
+   each field is also set on the record through ``extra`` (``record.tls_version`` ...);
+2. ``sys.audit("securl.<name>", event_dict)`` for PEP 578 audit hooks;
+3. in-process hooks added with :func:`add_audit_hook`, called with the AuditEvent.
+
+Rules, and why:
 
 * An event is emitted whatever warning filters say: silencing ``InsecureRequestWarning``
   never silences the audit trail.
-* emit() never raises into the caller. A hook that raises is reported once on the ``securl``
-  logger and kept (a broken hook must not break requests, nor be silently dropped).
-* Events never carry secrets: emitters pass hosts, reasons and redacted URLs, never headers,
-  passwords or key material; :func:`redact_url` strips userinfo and secret-looking query values.
+* emit() never raises into the caller. A failing outlet (a hook, a log handler, a
+  ``sys.audit`` hook) is reported once on the ``securl`` logger and kept: a broken consumer
+  must neither break requests nor be dropped silently. Consumers cannot veto a request from
+  here (PEP 578 hooks may abort other operations by raising; a securl request is not
+  aborted): forbidding things is the admin policy's job.
+* Hooks and handlers run synchronously in the thread that made the decision, so a slow hook
+  slows that request. An outlet that itself uses securl (a hook shipping events with
+  ``securl.post``) would recurse; while an outlet is handling an event, events emitted in the
+  same thread skip that outlet (and only that one).
+* Events never carry secrets: emitters pass hosts, reasons and URLs, never headers or
+  credentials; as a second line of defence emit() redacts every ``*url`` field with
+  :func:`redact_url`, blanks fields named like credentials and any text holding PEM
+  private-key material.
+* :data:`EVENTS` is the single list of event names and their fields: the docs page and the
+  tests are checked against it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import logging
+import os
 import re
 import sys
 import threading
@@ -25,14 +44,19 @@ import time
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 __all__ = [
+    "EVENTS",
     "AuditEvent",
     "JSONFormatter",
     "add_audit_hook",
+    "add_handler",
     "configure",
+    "configure_from_policy",
     "emit",
+    "make_handler",
     "redact_url",
     "remove_audit_hook",
 ]
@@ -40,50 +64,101 @@ __all__ = [
 audit_logger = logging.getLogger("securl.audit")
 _log = logging.getLogger("securl")
 
-AuditHook = Callable[["AuditEvent"], object]
-_hooks: tuple[AuditHook, ...] = ()
-_failed_hooks: set[int] = set()
-_hooks_lock = threading.Lock()
+#: Fields every event has, in this order, before its own.
+COMMON_FIELDS = ("time", "event", "host", "port")
 
+#: Every event securl emits and its own fields (besides :data:`COMMON_FIELDS`).
+EVENTS: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "securl.connection": (
+        "verified", "mode", "tls_version", "cipher", "subject", "issuer", "not_after",
+        "spki_sha256", "trust_source",
+    ),
+    "securl.verification_failed": (
+        "reason_code", "detail", "trust_source", "mode", "sans", "verifier", "error",
+    ),
+    "securl.unverified_request": ("reason", "caller", "url", "action"),
+    "securl.pinned_request": (
+        "reason", "caller", "url", "pins", "pins_files", "check_hostname",
+        "trust_on_first_use", "action",
+    ),
+    "securl.pin_mismatch": ("source", "expected", "got"),
+    "securl.pin_recorded": ("pin", "file", "mode", "chain_verified"),
+    "securl.redirect": ("status", "from_url", "to_url", "method", "headers_dropped"),
+    "securl.auth_challenge": ("url", "offered", "scheme", "algorithm", "realm", "action"),
+    "securl.insecure_auth": ("scheme", "url", "caller", "action", "allowed_by"),
+    "securl.policy_loaded": ("path", "values"),
+    "securl.installed": (
+        "policy", "on_process_wide_unverified", "https_context", "verify_stdlib_clients",
+        "reverted", "insecure_environment", "python",
+    ),
+    "securl.uninstalled": ("policy",),
+    "securl.monkeypatch": (
+        "target", "value", "caller", "action", "verified", "detail", "phase", "mode",
+    ),
+    "securl.insecure_environment": ("variable", "value", "effect"),
+})
+
+REDACTED = "[REDACTED]"
 _SECRET_PARAM = re.compile(
     r"(token|key|passw|pwd|secret|signature|sig|auth|session|credential)", re.IGNORECASE
 )
-REDACTED = "[REDACTED]"
+_SECRET_FIELD = re.compile(
+    r"passw|pwd|authorization|cookie|token|secret|private_key|credential", re.IGNORECASE
+)
+_PRIVATE_KEY_PEM = "PRIVATE KEY-----"
 
+
+# -- events ------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class AuditEvent:
-    """One trust decision: ``event`` is the stable name, e.g. ``securl.connection``."""
+    """One trust decision. ``name`` is the stable event name, e.g. ``securl.connection``.
 
-    event: str
+    ``time`` is seconds since the Unix epoch; ``fields`` is read-only (lists refuse changes,
+    tables are read-only mappings), so one hook cannot change what the next one sees.
+    """
+
+    name: str
     time: float
     host: str | None = None
     port: int | None = None
-    fields: Mapping[str, Any] = field(default_factory=dict)
+    fields: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), hash=False)
+
+    @property
+    def event(self) -> str:
+        """The event name, as in ``to_dict()["event"]`` (an alias of :attr:`name`)."""
+        return self.name
 
     def to_dict(self) -> dict[str, Any]:
-        """The event as one flat JSON-ready dict: time, event, host, port, then its fields."""
+        """The event as one flat, JSON-ready dict: time, event, host, port, then its fields.
+
+        A field can never overwrite one of the four common keys.
+        """
         out: dict[str, Any] = {
-            "time": self.time,
-            "event": self.event,
-            "host": self.host,
-            "port": self.port,
+            "time": self.time, "event": self.name, "host": self.host, "port": self.port,
         }
-        out.update(self.fields)
+        for key, value in self.fields.items():
+            if key not in out:
+                out[key] = _thaw(value)
         return out
 
     def message(self) -> str:
-        """A readable one-line summary for text logs."""
+        """A readable one-line summary for text logs (values repr()'d: no line breaks)."""
         where = f" {self.host}:{self.port}" if self.host else ""
-        details = " ".join(f"{k}={v!r}" for k, v in self.fields.items())
-        return f"{self.event}{where} {details}".rstrip()
+        details = " ".join(f"{k}={_thaw(v)!r}" for k, v in self.fields.items())
+        return f"{self.name}{where} {details}".rstrip()
+
+    def __str__(self) -> str:
+        return self.message()
 
 
 def redact_url(url: str) -> str:
-    """``url`` without userinfo and with secret-looking query values replaced.
+    """``url`` without userinfo or fragment, with secret-looking query values replaced.
 
-    A query parameter whose name contains token, key, password, secret, signature, sig, auth,
-    session or credential keeps its name but loses its value.
+    A query parameter whose (decoded) name contains token, key, passw, pwd, secret,
+    signature, sig, auth, session or credential keeps its name, its value becomes
+    ``[REDACTED]``; every other byte of the query is kept as it was. Secrets in the path
+    cannot be recognised and are not redacted.
     """
     try:
         parts = urllib.parse.urlsplit(url)
@@ -92,96 +167,322 @@ def redact_url(url: str) -> str:
     netloc = parts.netloc.rpartition("@")[2]
     query = parts.query
     if query:
-        pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
-        query = urllib.parse.urlencode(
-            [(k, REDACTED if _SECRET_PARAM.search(k) else v) for k, v in pairs], safe="[]"
-        )
+        out = []
+        for item in query.split("&"):
+            name = item.partition("=")[0]
+            if _SECRET_PARAM.search(urllib.parse.unquote_plus(name)):
+                item = f"{name}={REDACTED}"
+            out.append(item)
+        query = "&".join(out)
     return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
+@functools.lru_cache(maxsize=1024)
+def _secret_field(key: str) -> bool:
+    return _SECRET_FIELD.search(key) is not None  # cached: field names are a small set
+
+
+def _clean(key: str, value: Any) -> Any:
+    """A field value made safe and immutable: the second line of defence against leaks."""
+    if isinstance(value, str):
+        if _secret_field(key) or _PRIVATE_KEY_PEM in value:
+            return REDACTED
+        if key.endswith("url"):
+            return redact_url(value)
+        return value
+    if value is None or isinstance(value, (bool, int, float)):
+        return REDACTED if value is not None and _secret_field(key) else value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return REDACTED  # raw bytes could be key material; no event needs them
+    if isinstance(value, Mapping):
+        return MappingProxyType({str(k): _clean(str(k), v) for k, v in value.items()})
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return _FrozenList(_clean(key, v) for v in value)
+    if value is not None and _secret_field(key):
+        return REDACTED
+    return value
+
+
+def _thaw(value: Any) -> Any:
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, Mapping):
+        return {k: _thaw(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_thaw(v) for v in value]
+    return value
+
+
+class _FrozenList(list):  # type: ignore[type-arg]
+    """A list that refuses changes: equal to, and JSON-encoded as, the list it was made from."""
+
+    __slots__ = ()
+
+    def _refuse(self, *args: object, **kwargs: object) -> Any:
+        raise TypeError("audit event fields are read-only")
+
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
+    append = extend = insert = pop = remove = clear = sort = reverse = _refuse
+
+
+# -- in-process hooks --------------------------------------------------------------------
+
+AuditHook = Callable[[AuditEvent], object]
+
+
+class _HookEntry:
+    __slots__ = ("hook", "reported")
+
+    def __init__(self, hook: AuditHook) -> None:
+        self.hook = hook
+        self.reported = False
+
+
+_hooks: tuple[_HookEntry, ...] = ()
+_lock = threading.Lock()
+
+
 def add_audit_hook(hook: AuditHook) -> None:
-    """Call ``hook(event)`` for every audit event from now on (in the emitting thread)."""
+    """Call ``hook(event)`` for every audit event from now on.
+
+    The hook runs synchronously in the thread that made the decision. Adding a hook that is
+    already added (``==``, so the same bound method counts) does nothing.
+    """
     global _hooks
-    with _hooks_lock:
-        _hooks = (*_hooks, hook)
+    if not callable(hook):
+        raise TypeError(f"an audit hook must be callable, got {hook!r}")
+    with _lock:
+        if not any(entry.hook == hook for entry in _hooks):
+            _hooks = (*_hooks, _HookEntry(hook))
 
 
 def remove_audit_hook(hook: AuditHook) -> None:
-    """Stop calling ``hook``; a hook that was never added is ignored."""
+    """Stop calling ``hook`` (compared with ``==``); a hook that was never added is ignored."""
     global _hooks
-    with _hooks_lock:
-        _hooks = tuple(h for h in _hooks if h is not hook)
-        _failed_hooks.discard(id(hook))
+    with _lock:
+        _hooks = tuple(entry for entry in _hooks if entry.hook != hook)
+
+
+# -- emit --------------------------------------------------------------------------------
+
+_reported: set[tuple[str, str]] = set()
+_local = threading.local()
+_RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message", "asctime", "securl_event",
+}
+
+
+def _report_once(key: tuple[str, str], message: str, *args: object) -> None:
+    """Log an outlet failure on the ``securl`` logger, once per ``key``; never raises."""
+    with _lock:
+        if key in _reported:
+            return
+        _reported.add(key)
+    _report(message, *args)
+
+
+def _report(message: str, *args: object) -> None:
+    # If the securl logger itself is broken there is nowhere left to say so: stay silent.
+    with contextlib.suppress(Exception):
+        _log.error(message + "; it is kept, and further failures of it are not reported",
+                   *args, exc_info=True)
+
+
+def _busy() -> set[str]:
+    busy: set[str] | None = getattr(_local, "busy", None)
+    if busy is None:
+        busy = _local.busy = set()
+    return busy
 
 
 def emit(name: str, *, host: str | None = None, port: int | None = None,
          **fields: Any) -> AuditEvent:
-    """Emit ``securl.<name>`` to every outlet; never raises."""
-    event = AuditEvent(f"securl.{name}", time.time(), host, port, fields)
+    """Emit ``securl.<name>`` to every outlet (see the module docstring); never raises."""
+    name = f"securl.{name}"
     try:
-        if audit_logger.isEnabledFor(logging.INFO):
-            audit_logger.info(
-                "%s", event.message(), extra={"securl_event": event.to_dict()}
-            )
-    except Exception:  # a broken handler must not break a request
-        _log.exception("securl: an audit log handler failed")
-    try:
-        sys.audit(event.event, event.to_dict())
-    except Exception:
-        _log.exception("securl: a sys.audit hook failed for %s", event.event)
-    for hook in _hooks:
+        clean: Mapping[str, Any] = MappingProxyType(
+            {k: _clean(k, v) for k, v in fields.items()})
+    except Exception as exc:  # an odd value must not cost the event itself
+        clean = MappingProxyType({"error": f"fields not recordable: {type(exc).__name__}"})
+        _report_once(("fields", name), "securl: the fields of %s could not be recorded", name)
+    event = AuditEvent(name, time.time(), host, port, clean)
+    busy = _busy()
+    if "logger" not in busy and audit_logger.isEnabledFor(logging.INFO):
+        busy.add("logger")
         try:
-            hook(event)
-        except Exception:
-            if id(hook) not in _failed_hooks:
-                _failed_hooks.add(id(hook))
-                _log.exception("securl: audit hook %r raised; it is kept", hook)
+            data = event.to_dict()
+            extra = {k: v for k, v in data.items() if k not in _RECORD_ATTRS}
+            extra["securl_event"] = data
+            # makeRecord + handle = logger.info() without findCaller()'s stack walk: the
+            # frame inside securl says nothing; events that need a caller have the field.
+            audit_logger.handle(audit_logger.makeRecord(
+                audit_logger.name, logging.INFO, "(securl audit)", 0, "%s", (event,), None,
+                "emit", extra))
+        except Exception as exc:
+            _report_once(("logger", type(exc).__name__),
+                         "securl: a handler of the securl.audit logger raised")
+        finally:
+            busy.discard("logger")
+    if "sys.audit" not in busy:
+        busy.add("sys.audit")
+        try:
+            sys.audit(event.name, event.to_dict())
+        except Exception as exc:
+            _report_once(("sys.audit", f"{event.name}:{type(exc).__name__}"),
+                         "securl: a sys.audit hook raised for %s", event.name)
+        finally:
+            busy.discard("sys.audit")
+    if _hooks and "hooks" not in busy:
+        busy.add("hooks")
+        try:
+            for entry in _hooks:
+                try:
+                    entry.hook(event)
+                except Exception:
+                    with _lock:
+                        first, entry.reported = not entry.reported, True
+                    if first:
+                        _report("securl: audit hook %r raised", entry.hook)
+        finally:
+            busy.discard("hooks")
     return event
 
 
+# -- the logging outlet: formatter and handlers ------------------------------------------
+
 class JSONFormatter(logging.Formatter):
-    """Formats audit records as one JSON object per line, with stable field names."""
+    """One JSON object per line: ``time``, ``event``, ``host``, ``port``, then the fields.
+
+    Field names are stable API (see :data:`EVENTS`). A record on the audit logger that is not
+    an event becomes ``{"time", "event": "log", "level", "message"}``.
+    """
 
     def format(self, record: logging.LogRecord) -> str:
         data = getattr(record, "securl_event", None)
         if not isinstance(data, dict):
-            data = {"time": record.created, "event": "log", "message": record.getMessage()}
-        return json.dumps(data, sort_keys=False, default=str, separators=(",", ":"))
+            data = {"time": record.created, "event": "log", "level": record.levelname,
+                    "message": record.getMessage()}
+        return json.dumps(data, default=str, separators=(",", ":"))
 
 
-_configured_handler: logging.Handler | None = None
+_TEXT_FORMAT = "%(asctime)s %(message)s"
+
+
+def make_handler(log_file: str | None = None, format: str = "json") -> logging.Handler:
+    """A handler writing audit events to ``log_file`` (appending) or stderr, JSON or text."""
+    if format not in ("json", "text"):
+        raise ValueError(f'format must be "json" or "text", not {format!r}')
+    handler: logging.Handler = (
+        logging.FileHandler(log_file, encoding="utf-8") if log_file else logging.StreamHandler()
+    )
+    handler.setFormatter(JSONFormatter() if format == "json" else logging.Formatter(_TEXT_FORMAT))
+    return handler
+
+
+def _same_file(handler: logging.Handler, other: logging.Handler) -> bool:
+    return (isinstance(handler, logging.FileHandler) and isinstance(other, logging.FileHandler)
+            and os.path.realpath(handler.baseFilename) == os.path.realpath(other.baseFilename))
+
+
+def add_handler(handler: logging.Handler) -> bool:
+    """Attach ``handler`` to the audit logger and make sure INFO events reach it.
+
+    A file that already receives audit events (the admin policy's log, say) is not attached
+    twice, which would write every line twice: then this returns False.
+    """
+    with _lock:
+        if any(_same_file(handler, h) for h in audit_logger.handlers):
+            return False
+        audit_logger.addHandler(handler)
+        if audit_logger.level == logging.NOTSET or audit_logger.level > logging.INFO:
+            audit_logger.setLevel(logging.INFO)
+    return True
+
+
+_slots: dict[str, logging.Handler] = {}
+_slots_lock = threading.Lock()
+
+
+def _set_slot(slot: str, handler: logging.Handler | None) -> None:
+    """Make ``handler`` the one handler of ``slot`` ("application" or "policy")."""
+    with _slots_lock:
+        old = _slots.pop(slot, None)
+        if old is not None:
+            audit_logger.removeHandler(old)
+            old.close()
+        if handler is not None and add_handler(handler):
+            _slots[slot] = handler
 
 
 def configure(log_file: str | None = None, format: str = "json") -> logging.Handler:
-    """Send audit events to ``log_file`` (or stderr) as JSON lines or readable text.
+    """Send audit events to ``log_file`` (appending; default stderr) as JSON lines or text.
 
-    Replaces the handler an earlier configure() call added; returns the new handler.
+    For applications. A second call replaces the handler the first one added; the handler
+    the admin policy's ``audit.log_file`` added stays. Returns the new handler.
     """
     global _configured_handler
     handler = make_handler(log_file, format)
-    if _configured_handler is not None:
-        audit_logger.removeHandler(_configured_handler)
-        _configured_handler.close()
-    add_handler(handler)
+    _set_slot("application", handler)
     _configured_handler = handler
     return handler
 
 
-def make_handler(log_file: str | None = None, format: str = "json") -> logging.Handler:
-    """A handler writing audit events to ``log_file`` (or stderr) as JSON lines or text."""
-    if format not in ("json", "text"):
-        raise ValueError('format must be "json" or "text"')
-    handler: logging.Handler = (
-        logging.FileHandler(log_file, encoding="utf-8") if log_file else logging.StreamHandler()
-    )
-    handler.setFormatter(
-        JSONFormatter() if format == "json" else logging.Formatter("%(asctime)s %(message)s")
-    )
+#: The handler the last configure() call added (kept for code that reads it; prefer the
+#: handler configure() returns).
+_configured_handler: logging.Handler | None = None
+
+
+def configure_from_policy(log_file: str, format: str, origin: str | None) -> logging.Handler:
+    """Attach the admin policy's audit log (``audit.log_file``/``audit.format``).
+
+    Idempotent for the same file and format. Fails closed: a log file that cannot be opened
+    raises :class:`~securl.ConfigurationError` naming the file, the cause and the fix, because
+    the admin asked for an audit trail and requests must not run without it.
+    """
+    current = _slots.get("policy")
+    if (isinstance(current, logging.FileHandler)
+            and current.baseFilename == os.path.abspath(log_file)
+            and isinstance(current.formatter, JSONFormatter) == (format == "json")):
+        return current
+    try:
+        handler = make_handler(log_file, format)
+    except OSError as exc:
+        from .exceptions import ConfigurationError
+
+        raise ConfigurationError(
+            f"securl policy {origin}: audit.log_file {log_file!r} cannot be opened for "
+            f"appending ({exc.strerror}); create it writable by this user (uid "
+            f"{_uid()}) or point audit.log_file at a writable path. securl refuses to run "
+            "requests without the audit log the policy asks for"
+        ) from None
+    _set_slot("policy", handler)
     return handler
 
 
-def add_handler(handler: logging.Handler) -> None:
-    """Attach ``handler`` to the audit logger and make sure INFO events reach it."""
-    audit_logger.addHandler(handler)
-    if audit_logger.level == logging.NOTSET or audit_logger.level > logging.INFO:
-        audit_logger.setLevel(logging.INFO)
+def _uid() -> str:
+    getuid = getattr(os, "getuid", None)
+    return str(getuid()) if getuid is not None else "?"
+
+
+class TransportLogFilter(logging.Filter):
+    """Redacts secret query values in urllib3's DEBUG request lines.
+
+    urllib3 logs ``"GET /path?token=... HTTP/1.1" 200`` at DEBUG, so turning on DEBUG logging
+    would write query-string secrets to logs. This filter rewrites every argument of such a
+    record that looks like a URL or request target with :func:`redact_url`.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and any(isinstance(a, str) and "?" in a for a in args):
+            record.args = tuple(
+                redact_url(a) if isinstance(a, str) and "?" in a else a for a in args
+            )
+        return True
+
+
+def redact_transport_logs() -> None:
+    """Install :class:`TransportLogFilter` on urllib3's pool logger (idempotent)."""
+    logger = logging.getLogger("urllib3.connectionpool")
+    if not any(isinstance(f, TransportLogFilter) for f in logger.filters):
+        logger.addFilter(TransportLogFilter())

@@ -97,7 +97,7 @@ def _check_pinned_hostname(der: bytes, host: str, port: int) -> None:
             f"{host}:{port}: the server's certificate cannot be parsed ({exc}); refusing the "
             "pinned connection", reason_code="other", host=host, port=port) from None
     if not hostname_matches(cert, host):
-        emit("verification_failed", host=host, port=port, reason="hostname-mismatch",
+        emit("verification_failed", host=host, port=port, reason_code="hostname-mismatch",
              mode="pinned", sans=list(cert.sans))
         names = ", ".join(cert.sans) or "none"
         raise TLSVerificationError(
@@ -173,7 +173,7 @@ class SecurlHTTPSConnection(HTTPSConnection):
                 verifier(info)
             except Exception as exc:
                 name = verifier_name(verifier)
-                emit("verification_failed", host=host, port=port, reason="verifier",
+                emit("verification_failed", host=host, port=port, reason_code="verifier",
                      verifier=name, error=f"{type(exc).__name__}: {exc}")
                 raise TLSVerificationError(
                     f"{host}:{port}: verifier {name} rejected the server ({exc}); no request "

@@ -276,6 +276,9 @@ def create_context(config: TLSConfig | None = None) -> ssl.SSLContext:
     import) plus the policy, so changing any of them yields a new context while equal inputs
     return the very same (sealed) object. Thread-safe.
     """
+    # Load the policy before taking the cache lock: loading emits securl.policy_loaded, and
+    # an audit hook that itself uses securl would otherwise wait for this lock forever.
+    get_policy()
     environ = os.environ
     key = (config or _DEFAULT, environ.get("SSL_CERT_FILE"), environ.get("SSL_CERT_DIR"))
     ctx = _cache.get(key)

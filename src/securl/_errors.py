@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ssl
 
+from ._audit import emit
 from ._trust import TrustInfo
 from .exceptions import ClientCertificateRequired, TLSVerificationError
 
@@ -81,9 +82,16 @@ def tls_verification_error(
     port: int | None,
     trust: TrustInfo | None = None,
 ) -> TLSVerificationError:
-    """Explain a failed certificate verification: what, where, why and how to fix it."""
+    """Explain a failed certificate verification: what, where, why and how to fix it.
+
+    This is the one place a verification failure becomes a :class:`TLSVerificationError`,
+    so it is also where the failure is audited: one ``securl.verification_failed`` event per
+    failure (a pin mismatch has its own event, ``securl.pin_mismatch``, raised elsewhere).
+    """
     code = reason_code_for(err)
     detail = getattr(err, "verify_message", None) or str(err)
+    emit("verification_failed", host=host, port=port, reason_code=code, detail=detail,
+         trust_source=trust.source if trust is not None else None)
     where = f"{host}:{port}" if port else str(host)
     parts = [f"TLS verification failed for {where}: {_WHAT[code]} (OpenSSL: {detail})."]
     if trust is not None and code in ("untrusted-issuer", "self-signed", "other"):

@@ -40,11 +40,10 @@ import threading
 from typing import Any
 
 from . import _guard
-from ._audit import add_handler, audit_logger, emit, make_handler
+from ._audit import audit_logger, emit
 from ._config import TLSConfig
 from ._context import build_context
 from ._policy import Policy, get_policy, load_process_policy
-from .exceptions import ConfigurationError
 
 __all__ = ["https_context", "install", "is_installed", "status", "stdlib_client_context",
            "uninstall"]
@@ -126,20 +125,6 @@ _lock = threading.Lock()
 _installation: _Installation | None = None
 
 
-def _open_audit_log(policy: Policy) -> logging.Handler | None:
-    if not policy.audit_log_file:
-        return None
-    try:
-        handler = make_handler(policy.audit_log_file, policy.audit_format)
-    except OSError as exc:
-        raise ConfigurationError(
-            f"securl policy {policy.origin_of('audit_log_file')}: audit log file "
-            f"{policy.audit_log_file!r} cannot be opened ({exc.strerror})"
-        ) from None
-    add_handler(handler)
-    return handler
-
-
 def _close_audit_log(handler: logging.Handler | None) -> None:
     if handler is not None:
         audit_logger.removeHandler(handler)
@@ -162,7 +147,8 @@ def install(*, policy: str | None = None) -> None:
                 load_process_policy(policy)
             return
         loaded = load_process_policy(policy) if policy is not None else get_policy()
-        inst = _Installation(loaded, _open_audit_log(loaded))
+        # The policy's audit log was attached when the policy was loaded (_policy._apply).
+        inst = _Installation(loaded, None)
         try:
             _guard.activate()
             _guard.set_installed(True)

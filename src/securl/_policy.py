@@ -229,14 +229,21 @@ _policy: Policy | None = None
 
 
 def get_policy() -> Policy:
-    """The process's policy, loaded on first use and never reloaded."""
+    """The process's policy, loaded on first use and never reloaded.
+
+    Loading applies the policy's process-wide settings (:func:`_apply`) before the policy is
+    in force; if that fails (an audit log that cannot be opened), no policy is set and every
+    call that needs one fails the same way: closed, never silently without the audit trail.
+    """
     global _policy
     policy = _policy
     if policy is None:
         with _lock:
             if _policy is None:
-                _policy = load_policy()
-                _on_loaded(_policy)
+                loaded = load_policy()
+                _apply(loaded)
+                _policy = loaded
+                _on_loaded(loaded)
             policy = _policy
     return policy
 
@@ -251,8 +258,10 @@ def load_process_policy(path: str) -> Policy:
     global _policy
     with _lock:
         if _policy is None:
-            _policy = load_policy(path)
-            _on_loaded(_policy)
+            loaded = load_policy(path)
+            _apply(loaded)
+            _policy = loaded
+            _on_loaded(loaded)
         elif _policy.path is None or not _same_file(_policy.path, path):
             raise ConfigurationError(
                 f"securl policy {path} cannot be used: this process already loaded its policy "
@@ -268,6 +277,7 @@ def _same_file(a: str, b: str) -> bool:
 
 def check_unverified_allowed(*, host: str | None, port: int | None = None,
                              reason: str = "", caller: str | None = None,
+                             url: str | None = None,
                              what: str = "tls=securl.unverified()") -> None:
     """Raise PolicyError if admin policy forbids per-call opt-outs (``allow_unverified=false``).
 
@@ -279,8 +289,8 @@ def check_unverified_allowed(*, host: str | None, port: int | None = None,
         return
     from ._audit import emit
 
-    emit("unverified_request", host=host, port=port, reason=reason, caller=caller,
-         action="refused", policy=policy.path)
+    emit("unverified_request", host=host, port=port, reason=reason, caller=caller, url=url,
+         action="refused")
     raise PolicyError(
         f"admin policy forbids unverified requests (allow_unverified = false in "
         f"{policy.origin_of('allow_unverified')}); {what} for {host} was refused and nothing "
@@ -288,9 +298,21 @@ def check_unverified_allowed(*, host: str | None, port: int | None = None,
         "Trust the server's CA instead (ca_certs='ca.pem' or SSL_CERT_FILE) or pin its key "
         "(tls=securl.pinned('sha256/...', reason=...))"
     )
+def _apply(policy: Policy) -> None:
+    """Put the policy's process-wide settings in place: today, its audit log.
+
+    Done where the policy is loaded (not in ``securl.install()``), so an admin's
+    ``audit.log_file`` takes effect in every process that makes a securl decision, and
+    before the ``securl.policy_loaded`` event, which is therefore the log's first line.
+    """
+    if policy.audit_log_file:
+        from ._audit import configure_from_policy
+
+        configure_from_policy(policy.audit_log_file, policy.audit_format, policy.path)
 
 
 def _on_loaded(policy: Policy) -> None:
+    """Audit the policy now in force (called once it is set, so hooks may use securl)."""
     from ._audit import emit
 
     emit("policy_loaded", path=policy.path, values=policy.to_dict())

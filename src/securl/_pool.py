@@ -17,10 +17,14 @@ from urllib3.connection import ProxyConfig
 from urllib3.connectionpool import ConnectionPool
 from urllib3.util import Url, parse_url
 
+from ._audit import redact_transport_logs
 from ._connection import SecurlHTTPSConnectionPool
 from ._tls import TLSPolicy
 
 __all__ = ["PoolKey", "PoolRegistry"]
+
+# urllib3 logs request targets (query strings included) at DEBUG: redact secrets there too.
+redact_transport_logs()
 
 
 class PoolKey(NamedTuple):

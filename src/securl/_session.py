@@ -181,7 +181,7 @@ def allow_opt_out(reason: str, target: Target, what: str) -> None:
     """
     caller = caller_location()
     check_unverified_allowed(host=target.host, port=target.port, reason=reason, caller=caller,
-                             what=what)
+                             url=redact_url(target.url), what=what)
     emit("unverified_request", host=target.host, port=target.port, reason=reason,
          caller=caller, url=redact_url(target.url), action="allowed")
     warnings.warn(

@@ -357,13 +357,13 @@ class HTTPBasicAuthHandler(_std.HTTPBasicAuthHandler):
         target = parse_target(req.full_url)
         if password is not None and _basic_refused(req):
             emit("auth_challenge", host=target.host, port=target.port, scheme="Basic",
-                 action="refused", reason="plain http")
+                 url=redact_url(req.full_url), action="refused-insecure")
             challenge = getattr(req, "_securl_challenge", None) or Message()
             raise AuthError(req.full_url, f"HTTP Error 401: {_BASIC_OVER_HTTP}", challenge,
                             ("Basic",))
         if password is not None:
             emit("auth_challenge", host=target.host, port=target.port, scheme="Basic",
-                 action="answered")
+                 url=redact_url(req.full_url), action="answered")
         return super().retry_http_basic_auth(host, req, realm)
 
     def http_request(self, req: Request) -> Request:
