@@ -54,10 +54,19 @@ class Table:
         return row.median if row else None
 
     def ratio(self, name: str, baseline: str | None = None) -> float | None:
-        value, base = self.median(name), self.median(baseline or self.baseline)
-        if value is None or not base:
+        """``name`` relative to the baseline: the median of per-round ratios.
+
+        Samples of one round were taken seconds apart, so pairing them cancels the slow
+        swings in load of a shared machine. Rows without paired rounds fall back to the ratio
+        of the medians.
+        """
+        row, base = self.row(name), self.row(baseline or self.baseline)
+        if row is None or base is None or row.median is None or not base.median:
             return None
-        return value / base
+        if len(row.samples) == len(base.samples) and all(base.samples):
+            pairs = zip(row.samples, base.samples, strict=True)
+            return statistics.median(a / b for a, b in pairs)
+        return row.median / base.median
 
 
 class WrongResponse(RuntimeError):

@@ -170,7 +170,10 @@ def render(tables: list[Table], *, date: str, mode: str, mode_detail: str,
            "Every figure is the median of interleaved rounds (clients measured A, B, C, ... "
            "with the order rotated every round) against a real nginx with TLS on 127.0.0.1. "
            "Ratios are to raw urllib3 (a `urllib3.PoolManager` given the same securl "
-           "context) from the same run unless a table says otherwise.", "",
+           "context) from the same run unless a table says otherwise; a ratio is the median "
+           "of the per-round ratios (each client against the baseline of the same round, "
+           "which cancels slow swings of load), so it can differ slightly from the quotient "
+           "of the two medians.", "",
            "## Machine", ""]
     for k, v in machine_start.items():
         if k.startswith("load"):

@@ -17,12 +17,12 @@ import io
 import json as _json
 import threading
 import urllib.parse
-import urllib.request
 import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 from urllib3 import BaseHTTPResponse, HTTPHeaderDict
+from urllib3.util import Retry
 from urllib3.util import Timeout as Urllib3Timeout
 
 from ._audit import emit, redact_url
@@ -55,6 +55,9 @@ _UNSET: Any = object()
 USER_AGENT = f"securl/{__version__}"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _SENSITIVE_ON_CROSS_ORIGIN = ("Authorization", "Proxy-Authorization", "Cookie")
+#: securl follows redirects and maps errors itself; urllib3 must neither retry nor redirect.
+#: One shared (immutable) Retry instead of urllib3 building one per request from False.
+_NO_RETRIES = Retry.from_int(False, redirect=False)
 
 
 def make_timeout(timeout: TimeoutInput) -> Urllib3Timeout:
@@ -132,13 +135,16 @@ class _Body(NamedTuple):
     replayable: bool
 
 
+_NO_BODY = _Body(None, None, True)
+
+
 def _encode_body(data: Any, json: Any) -> _Body:
     if data is not None and json is not None:
         raise InvalidRequest("pass data= or json=, not both")
     if json is not None:
         return _Body(_json.dumps(json, separators=(",", ":")).encode(), "application/json", True)
     if data is None:
-        return _Body(None, None, True)
+        return _NO_BODY
     if isinstance(data, str):
         return _Body(data.encode("utf-8"), "text/plain; charset=utf-8", True)
     if isinstance(data, (bytes, bytearray, memoryview)):
@@ -174,6 +180,12 @@ def redirect_rule(status: int, method: str, current: Target, location: str) -> t
     if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
         method = "GET"
     return nxt, method
+
+
+def _getproxies_environment() -> dict[str, str]:
+    import urllib.request  # only when a Session is made: it is slow to import
+
+    return urllib.request.getproxies_environment()
 
 
 class Session:
@@ -234,7 +246,7 @@ class Session:
         if not isinstance(max_redirects, int) or max_redirects < 0:
             raise ConfigurationError("max_redirects must be a non-negative int")
         self.max_redirects = max_redirects
-        self._proxies = urllib.request.getproxies_environment() if proxies_from_env else {}
+        self._proxies = _getproxies_environment() if proxies_from_env else {}
         self._pools = PoolRegistry()
         self._closed = False
         self._lock = threading.Lock()
@@ -243,6 +255,8 @@ class Session:
     def _tls_policy(self, target: Target, tls: object, cert: CertInput,
                     pins: Iterable[str] | None) -> TLSPolicy:
         """The trust decision for one request (see the module docstring)."""
+        if tls is None and cert is None and pins is None:
+            return self._verified  # the common case: the session's own verified policy
         _check_opt_out(tls, target)
         config = self.config
         changes = _cert_fields(cert)
@@ -257,6 +271,8 @@ class Session:
     def _proxy_for(self, target: Target) -> str | None:
         if not self._proxies:
             return None
+        import urllib.request
+
         if urllib.request.proxy_bypass_environment(  # type: ignore[attr-defined]
             target.host, self._proxies
         ):
@@ -296,25 +312,32 @@ class Session:
         policy = self._tls_policy(target, tls, cert, pins)
         t = self.timeout if timeout is None else make_timeout(timeout)
 
-        request_headers = HTTPHeaderDict(self.headers)
-        if body.content_type:
-            request_headers["Content-Type"] = body.content_type
-        for name, value in call_headers:
-            if value is None:
-                request_headers.discard(name)
-            else:
-                request_headers[name] = value
+        # Copy-on-write: a request that changes nothing sends the session's headers as they
+        # are (urllib3 only reads them); any change, here or on a redirect, works on a copy.
+        request_headers = self.headers
+        if body.content_type or call_headers:
+            request_headers = HTTPHeaderDict(request_headers)
+            if body.content_type:
+                request_headers["Content-Type"] = body.content_type
+            for name, value in call_headers:
+                if value is None:
+                    request_headers.discard(name)
+                else:
+                    request_headers[name] = value
 
         history: list[Response] = []
         while True:
             raw = self._send(method, target, request_headers, body.data, policy, t)
             response = Response(raw, target.url, method, history)
-            location = raw.headers.get("Location")
-            if not (allow_redirects and raw.status in _REDIRECTS and location):
+            location = (raw.headers.get("Location")
+                        if allow_redirects and raw.status in _REDIRECTS else None)
+            if not location:
                 if not stream:
                     response.content  # noqa: B018 - read the body, release the connection
                 return response
             response.content  # noqa: B018
+            if request_headers is self.headers:
+                request_headers = HTTPHeaderDict(request_headers)
             if len(history) >= self.max_redirects:
                 raise TooManyRedirects(
                     f"more than {self.max_redirects} redirects, last to "
@@ -360,7 +383,7 @@ class Session:
                 target.url if plain_proxy else target.request_target,
                 body=body,
                 headers=headers,
-                retries=False,
+                retries=_NO_RETRIES,
                 redirect=False,
                 assert_same_host=False,
                 timeout=timeout,

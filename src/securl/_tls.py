@@ -18,7 +18,7 @@ import binascii
 import ssl
 import threading
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 from ._config import TLSConfig
 from ._context import create_context, create_unverified_context
@@ -94,10 +94,18 @@ class TLSPolicy:
 
     mode: Literal["verified", "unverified"]
     config: TLSConfig
+    _hash: ClassVar[int]  # computed once: a policy is hashed on every request (pool key)
 
     def __post_init__(self) -> None:
         for pin in self.config.pins:
             check_pin_syntax(pin)
+        object.__setattr__(self, "_hash", hash((self.mode, self.config)))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (self.__class__, (self.mode, self.config))  # recomputes the cached hash
 
     def context(self) -> ssl.SSLContext:
         """The SSLContext for this decision (cached: one per distinct policy)."""
