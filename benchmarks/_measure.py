@@ -24,12 +24,17 @@ from _clients import BASELINE
 class Row:
     name: str
     samples: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # CPU time per operation, same rounds
     note: str = ""  # "n/a (...)" when the client cannot run; else a remark
     available: bool = True
 
     @property
     def median(self) -> float | None:
         return statistics.median(self.samples) if self.samples and self.available else None
+
+    @property
+    def cpu_median(self) -> float | None:
+        return statistics.median(self.cpu) if self.cpu and self.available else None
 
 
 @dataclass
@@ -42,6 +47,7 @@ class Table:
     description: str = ""
     baseline: str = BASELINE
     fmt: str = "{:,.0f}"
+    cpu_unit: str = "µs/op"
 
     def row(self, name: str) -> Row | None:
         for row in self.rows:
@@ -68,6 +74,16 @@ class Table:
             return statistics.median(a / b for a, b in pairs)
         return row.median / base.median
 
+    def cpu_ratio(self, name: str, baseline: str | None = None) -> float | None:
+        """CPU time per operation relative to the baseline (paired rounds; lower is better)."""
+        row, base = self.row(name), self.row(baseline or self.baseline)
+        if row is None or base is None or row.cpu_median is None or not base.cpu_median:
+            return None
+        if len(row.cpu) == len(base.cpu) and all(base.cpu):
+            pairs = zip(row.cpu, base.cpu, strict=True)
+            return statistics.median(a / b for a, b in pairs)
+        return row.cpu_median / base.cpu_median
+
 
 class WrongResponse(RuntimeError):
     pass
@@ -78,10 +94,18 @@ def check(body: bytes, expected: int, who: str) -> None:
         raise WrongResponse(f"{who}: got {len(body)} bytes, expected {expected}")
 
 
+Measured = tuple[float, float]  # (rate or time, CPU microseconds per operation)
+
+
 def rate_loop(get: Callable[[], bytes], expected: int, who: str, max_count: int,
-              budget: float) -> float:
-    """Calls per second of ``get`` over at most ``max_count`` calls or ``budget`` seconds."""
+              budget: float) -> Measured:
+    """Calls per second of ``get`` over at most ``max_count`` calls or ``budget`` seconds.
+
+    Also returns this process's CPU time per call (µs): on a shared machine it moves far
+    less than wall time with the neighbours' load, so it tells overhead from noise.
+    """
     perf = time.perf_counter
+    cpu0 = time.process_time()
     start = perf()
     deadline = start + budget
     n = 0
@@ -92,12 +116,14 @@ def rate_loop(get: Callable[[], bytes], expected: int, who: str, max_count: int,
         n += 1
         if perf() >= deadline:
             break
-    return n / (perf() - start)
+    elapsed = perf() - start
+    return n / elapsed, 1e6 * (time.process_time() - cpu0) / n
 
 
 def threaded_rate(get: Callable[[], bytes], expected: int, who: str, threads: int,
-                  max_per_thread: int, budget: float) -> float:
-    """Aggregate calls per second of ``threads`` threads calling ``get`` concurrently."""
+                  max_per_thread: int, budget: float) -> Measured:
+    """Aggregate calls per second of ``threads`` threads calling ``get`` concurrently,
+    and the process's CPU time per call (µs, all threads)."""
     counts = [0] * threads
     errors: list[BaseException] = []
     go = threading.Event()
@@ -124,6 +150,7 @@ def threaded_rate(get: Callable[[], bytes], expected: int, who: str, threads: in
     for t in pool:
         t.start()
     ready.wait()
+    cpu0 = time.process_time()
     start = time.perf_counter()
     deadline_box[0] = start + budget
     go.set()
@@ -134,7 +161,8 @@ def threaded_rate(get: Callable[[], bytes], expected: int, who: str, threads: in
         raise RuntimeError(f"{who}: a benchmark thread did not finish")
     if errors:
         raise errors[0]
-    return sum(counts) / elapsed
+    total = max(1, sum(counts))
+    return total / elapsed, 1e6 * (time.process_time() - cpu0) / total
 
 
 def rounds(names: Sequence[str], n_rounds: int,
@@ -147,6 +175,19 @@ def rounds(names: Sequence[str], n_rounds: int,
         for name in order:
             out[name].append(measure(name))
     return out
+
+
+def rounds2(names: Sequence[str], n_rounds: int, measure: Callable[[str], Measured],
+            ) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """As :func:`rounds` for measurements that also report CPU time: (values, cpu)."""
+    cpu: dict[str, list[float]] = {name: [] for name in names}
+
+    def one(name: str) -> float:
+        value, spent = measure(name)
+        cpu[name].append(spent)
+        return value
+
+    return rounds(names, n_rounds, one), cpu
 
 
 def time_call(fn: Callable[[], object]) -> float:

@@ -142,21 +142,32 @@ def targets_table(tables: dict[str, Table]) -> tuple[list[str], int]:
 def render_table(table: Table) -> list[str]:
     direction = "higher is better" if table.higher_is_better else "lower is better"
     base_label = "urllib3" if table.baseline == BASELINE else "baseline"
+    has_cpu = any(row.cpu for row in table.rows)
+    cpu_head = f" CPU ({table.cpu_unit}) | CPU ratio |" if has_cpu else ""
     lines = [f"### {table.title}", "", table.description, "",
-             f"| client | median ({table.unit}) | ratio to {base_label} | rounds | min – max |",
-             "|---|---:|---:|---:|---|"]
+             f"| client | median ({table.unit}) | ratio to {base_label} | rounds | min – max |"
+             + cpu_head,
+             "|---|---:|---:|---:|---|" + ("---:|---:|" if has_cpu else "")]
     for row in table.rows:
         name = f"**{row.name}**" if row.name == table.baseline else row.name
         if not row.available or row.median is None:
-            lines.append(f"| {name} | {row.note or 'n/a'} | – | – | – |")
+            lines.append(f"| {name} | {row.note or 'n/a'} | – | – | – |"
+                         + (" – | – |" if has_cpu else ""))
             continue
         ratio = table.ratio(row.name)
         r = f"{ratio:.2f}x" if ratio is not None else "–"
         spread = f"{table.fmt.format(min(row.samples))} – {table.fmt.format(max(row.samples))}"
         note = f" ({row.note})" if row.note else ""
+        cpu_cells = ""
+        if has_cpu:
+            cpu, cr = row.cpu_median, table.cpu_ratio(row.name)
+            cpu_cells = (f" {cpu:,.1f} |" if cpu is not None else " – |") + (
+                f" {cr:.2f}x |" if cr is not None else " – |")
         lines.append(f"| {name}{note} | {table.fmt.format(row.median)} | {r} | "
-                     f"{len(row.samples)} | {spread} |")
-    lines.append(f"\n*{direction}; baseline: {table.baseline}*\n")
+                     f"{len(row.samples)} | {spread} |" + cpu_cells)
+    cpu_note = ("; CPU: this process's CPU time per operation (lower is better), which the "
+                "neighbours' load moves far less than wall time") if has_cpu else ""
+    lines.append(f"\n*{direction}; baseline: {table.baseline}{cpu_note}*\n")
     return lines
 
 

@@ -14,7 +14,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from _clients import BASELINE, CLIENTS, FACTORIES, RAW_SOCKET, Client, Env, Unavailable
-from _measure import Row, Table, check, rate_loop, rounds, threaded_rate, time_call
+from _measure import (
+    Measured,
+    Row,
+    Table,
+    check,
+    rate_loop,
+    rounds,
+    rounds2,
+    threaded_rate,
+    time_call,
+)
 from _server import LARGE_SIZE, SMALL_BODY
 
 SMALL = len(SMALL_BODY)
@@ -39,6 +49,7 @@ class Config:
     rss_gets: int
     rss_clients: tuple[str, ...] | None  # None: every client
     rss_reps: int
+    imports: tuple[str, ...] = ("urllib3", "securl", "requests", "httpx", "urllib.request")
 
 
 @contextlib.contextmanager
@@ -89,16 +100,18 @@ def _single_threaded(env: Env, cfg: Config, key: str, title: str, path: str, clo
             for _ in range(2):
                 check(client.get(path, close), expected, name)
 
-        def measure(name: str) -> float:
+        def measure(name: str) -> Measured:
             client = clients[name]
-            return scale * rate_loop(lambda: client.get(path, close), expected, name,
-                                     max_count, cfg.budget)
+            rate, cpu = rate_loop(lambda: client.get(path, close), expected, name, max_count,
+                                  cfg.budget)
+            return scale * rate, cpu
 
-        samples = rounds(list(clients), cfg.rounds, measure)
+        samples, cpu = rounds2(list(clients), cfg.rounds, measure)
     finally:
         _close(clients)
     for row in rows:
         row.samples = samples.get(row.name, [])
+        row.cpu = cpu.get(row.name, [])
         if row.name == "urllib.request.urlopen (stdlib)" and not close:
             row.note = "no keep-alive: a new connection per call"
     return Table(key, title, unit, True, rows, description, fmt=fmt)
@@ -137,16 +150,17 @@ def threads(env: Env, cfg: Config) -> Table:
         for name, client in clients.items():
             threaded_rate(lambda c=client: c.get("/small"), SMALL, name, cfg.threads, 2, 30)
 
-        def measure(name: str) -> float:
+        def measure(name: str) -> Measured:
             client = clients[name]
             return threaded_rate(lambda: client.get("/small"), SMALL, name, cfg.threads,
                                  cfg.max_per_thread, cfg.budget)
 
-        samples = rounds(list(clients), cfg.rounds, measure)
+        samples, cpu = rounds2(list(clients), cfg.rounds, measure)
     finally:
         _close(clients)
     for row in rows:
         row.samples = samples.get(row.name, row.samples)
+        row.cpu = cpu.get(row.name, [])
     return Table("threads", f"{cfg.threads} threads sharing one client (keep-alive GETs)",
                  "requests/s (aggregate)", True, rows,
                  f"{cfg.threads} threads call the same client object concurrently.")
@@ -162,15 +176,16 @@ def urlopen_sequence(env: Env, cfg: Config) -> Table:
         for name, client in clients.items():
             check(client.get("/small"), SMALL, name)
 
-        def measure(name: str) -> float:
+        def measure(name: str) -> Measured:
             client = clients[name]
             return rate_loop(lambda: client.get("/small"), SMALL, name, n, 1e9)
 
-        samples = rounds(list(clients), cfg.rounds, measure)
+        samples, cpu = rounds2(list(clients), cfg.rounds, measure)
     finally:
         _close(clients)
     for row in rows:
         row.samples = samples.get(row.name, [])
+        row.cpu = cpu.get(row.name, [])
     return Table("urlopen", f"{n} sequential GETs to one host: urlopen drop-in vs stdlib",
                  "requests/s", True, rows,
                  f"{n} GETs of /small in a row, as code calling `urlopen(url)` does.")
@@ -321,12 +336,12 @@ def trust_store(env: Env, cfg: Config, workdir: str) -> tuple[Table, Table]:
             for name, pm in pools.items():
                 check(pm.request("GET", base, headers=close).data, SMALL, name)
 
-            def measure(name: str) -> float:
+            def measure(name: str) -> Measured:
                 pm = pools[name]
                 return rate_loop(lambda: pm.request("GET", base, headers=close).data, SMALL,
                                  name, cfg.max_requests, cfg.budget)
 
-            rates = rounds(names, cfg.rounds, measure)
+            rates, rate_cpu = rounds2(names, cfg.rounds, measure)
         finally:
             for pm in pools.values():
                 pm.clear()
@@ -341,7 +356,7 @@ def trust_store(env: Env, cfg: Config, workdir: str) -> tuple[Table, Table]:
         baseline=ref, fmt="{:,.0f}")
     rate_table = Table(
         "trust_rate", "Trust store on Linux: new-connection GETs", "requests/s", True,
-        [Row(n, rates[n]) for n in names],
+        [Row(n, rates[n], rate_cpu[n]) for n in names],
         f"urllib3 PoolManager with each context, `Connection: close` on every GET (ratio to "
         f"{ref}; higher is better).", baseline=ref)
     return build_table, rate_table
@@ -393,7 +408,7 @@ def audit_cost(env: Env, cfg: Config, workdir: str) -> tuple[Table, Table]:
                 set_mode(mode)
                 check(session.get(url, headers=headers).content, SMALL, mode)
 
-            def measure(mode: str, headers: dict[str, str] | None = headers) -> float:
+            def measure(mode: str, headers: dict[str, str] | None = headers) -> Measured:
                 set_mode(mode)
                 try:
                     return rate_loop(lambda: session.get(url, headers=headers).content, SMALL,
@@ -401,9 +416,9 @@ def audit_cost(env: Env, cfg: Config, workdir: str) -> tuple[Table, Table]:
                 finally:
                     reset()
 
-            samples = rounds(modes, cfg.rounds, measure)
+            samples, cpu = rounds2(modes, cfg.rounds, measure)
             tables.append(Table(
-                key, title, "requests/s", True, [Row(m, samples[m]) for m in modes],
+                key, title, "requests/s", True, [Row(m, samples[m], cpu[m]) for m in modes],
                 "Ratio to auditing off (higher is better; 0.95 = 5% slower). A "
                 "`securl.connection` event is emitted per new TLS connection.",
                 baseline=AUDIT_OFF))

@@ -182,6 +182,21 @@ def redirect_rule(status: int, method: str, current: Target, location: str) -> t
     return nxt, method
 
 
+def _wire_headers(headers: HTTPHeaderDict) -> Mapping[str, str]:
+    """The headers to hand urllib3: a plain dict unless a field has several values.
+
+    Rule: the bytes on the wire are the same either way (one line per value, in order); a
+    plain dict only spares urllib3 copying and walking an HTTPHeaderDict in Python on every
+    request. A multi-valued field keeps the HTTPHeaderDict, so its lines stay separate.
+    """
+    plain: dict[str, str] = {}
+    for name, value in headers.iteritems():
+        if name in plain:
+            return headers
+        plain[name] = value
+    return plain
+
+
 def _getproxies_environment() -> dict[str, str]:
     import urllib.request  # only when a Session is made: it is slow to import
 
@@ -327,7 +342,7 @@ class Session:
 
         history: list[Response] = []
         while True:
-            raw = self._send(method, target, request_headers, body.data, policy, t)
+            raw = self._send(method, target, _wire_headers(request_headers), body.data, policy, t)
             response = Response(raw, target.url, method, history)
             location = (raw.headers.get("Location")
                         if allow_redirects and raw.status in _REDIRECTS else None)
@@ -370,7 +385,7 @@ class Session:
             history = [*history, response]
             target, method = nxt, new_method
 
-    def _send(self, method: str, target: Target, headers: HTTPHeaderDict, body: Any,
+    def _send(self, method: str, target: Target, headers: Mapping[str, str], body: Any,
               policy: TLSPolicy, timeout: Urllib3Timeout) -> BaseHTTPResponse:
         """One HTTP exchange on a pooled connection; urllib3 errors become securl errors."""
         proxy = self._proxy_for(target)
