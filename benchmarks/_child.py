@@ -37,7 +37,11 @@ def main(argv: list[str]) -> int:
     if mode == "import":
         cpu = time.process_time()
         start = time.perf_counter()
-        __import__(argv[1])
+        try:
+            __import__(argv[1])
+        except ImportError:
+            print("n/a")
+            return 0
         print(time.perf_counter() - start, time.process_time() - cpu)
         return 0
     if mode == "install":
@@ -75,13 +79,15 @@ def main(argv: list[str]) -> int:
         print(peak_rss_kib(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
         return 0
     if mode == "warm":
+        import contextlib
         import resource
         import urllib.parse
 
         from _clients import CLIENTS, Env, Unavailable
 
         for module in ("securl", "urllib3", "requests", "httpx", "urllib.request", "truststore"):
-            __import__(module)
+            with contextlib.suppress(ImportError):
+                __import__(module)
         base, ca = argv[1], argv[2]
         parts = urllib.parse.urlsplit(base)
         env = Env(base, parts.hostname or "127.0.0.1", parts.port or 443, ca)

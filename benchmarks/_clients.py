@@ -34,6 +34,14 @@ class Unavailable(Exception):
     """This client cannot run in this build; the reason goes into the table."""
 
 
+def _optional(module: str) -> Any:
+    """A comparison library, or Unavailable when it is not installed (``securl[bench]``)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise Unavailable(f"n/a ({module} not installed: pip install 'securl[bench]')") from None
+
+
 @dataclass
 class Env:
     base_url: str
@@ -110,8 +118,7 @@ class RequestsSession(Client):
     name = "requests.Session"
 
     def __init__(self, env: Env) -> None:
-        import requests
-
+        requests = _optional("requests")
         self.base = env.base_url
         self.session = requests.Session()
         self.session.verify = env.ca_file
@@ -127,8 +134,7 @@ class HttpxClient(Client):
     name = "httpx.Client"
 
     def __init__(self, env: Env) -> None:
-        import httpx
-
+        httpx = _optional("httpx")
         self.base = env.base_url
         self.client = httpx.Client(verify=ssl.create_default_context(cafile=env.ca_file))
 

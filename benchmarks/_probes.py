@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -45,12 +46,19 @@ def _child(*args: str, timeout: float = 120) -> str:
 def import_time(cfg: Config) -> Table:
     """Median import time (ms) of each module in fresh interpreters, interleaved."""
     modules = list(cfg.imports)
+    missing: set[str] = set()
+
     def measure(module: str) -> tuple[float, float]:
-        wall, cpu = map(float, _child("import", module).split())
+        out = _child("import", module)
+        if out == "n/a":
+            missing.add(module)
+            return math.nan, math.nan
+        wall, cpu = map(float, out.split())
         return 1e3 * wall, 1e3 * cpu
 
     samples, cpu = rounds2(modules, cfg.import_reps, measure)
-    rows = [Row(f"import {m}", samples[m], cpu[m]) for m in modules]
+    rows = [Row(f"import {m}", note="n/a (not installed)", available=False) if m in missing
+            else Row(f"import {m}", samples[m], cpu[m]) for m in modules]
     # install(): import securl + securl.install(), interleaved with the imports above would
     # double the cost of this step; it is measured in its own fresh interpreters.
     first = _child("install")

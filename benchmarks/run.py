@@ -48,7 +48,7 @@ MODES = {
                        threads=4, max_per_thread=5000, urlopen_n=100, ctx_reps=9,
                        lookup_loops=20000, import_reps=5, rss_gets=300, rss_clients=None,
                        rss_reps=1),
-    "full": sc.Config("full", rounds=15, budget=0.3, max_requests=100000, max_downloads=2000,
+    "full": sc.Config("full", rounds=15, budget=0.25, max_requests=100000, max_downloads=2000,
                       threads=4, max_per_thread=100000, urlopen_n=100, ctx_reps=25,
                       lookup_loops=100000, import_reps=15, rss_gets=1000, rss_clients=None,
                       rss_reps=3),
