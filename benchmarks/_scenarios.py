@@ -376,25 +376,27 @@ def audit_cost(env: Env, cfg: Config, workdir: str) -> tuple[Table, Table]:
 
     logger = logging.getLogger("securl.audit")
     log_file = os.path.join(workdir, "audit.jsonl")
-    state: dict[str, logging.Handler | None] = {"handler": None}
+    initial_handlers, initial_level = list(logger.handlers), logger.level
+    configure = getattr(_audit, "configure", None)
 
     def reset() -> None:
-        handler = state["handler"]
-        if handler is not None:
-            logger.removeHandler(handler)
-            handler.close()
-            state["handler"] = None
+        """Back to how the run found the logger: handlers added by configure() removed."""
+        for handler in list(logger.handlers):
+            if handler not in initial_handlers:
+                logger.removeHandler(handler)
+                handler.close()
+        if hasattr(_audit, "_configured_handler"):
             _audit._configured_handler = None
-        logger.setLevel(logging.NOTSET)
+        logger.setLevel(initial_level)
 
     def set_mode(mode: str) -> None:
         reset()
         if mode == AUDIT_INFO:
             logger.setLevel(logging.INFO)
-        elif mode == AUDIT_JSON:
-            state["handler"] = _audit.configure(log_file=log_file, format="json")
+        elif mode == AUDIT_JSON and configure is not None:
+            configure(log_file=log_file, format="json")
 
-    modes = [AUDIT_OFF, AUDIT_INFO, AUDIT_JSON]
+    modes = [AUDIT_OFF, AUDIT_INFO] + ([AUDIT_JSON] if configure is not None else [])
     session = securl.Session(ca_certs=env.ca_file)
     url = env.base_url + "/small"
     close = {"Connection": "close"}
