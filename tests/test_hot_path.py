@@ -11,6 +11,7 @@ import pickle
 import socket
 import subprocess
 import sys
+import warnings
 from typing import Any
 
 import pytest
@@ -180,3 +181,68 @@ def test_multi_valued_session_headers_are_sent_as_separate_lines(
         s.headers.add("X-Multi", "b")
         s.get(https_server.url("/capture"))
     assert lines == [["a"], ["a", "b"]]
+
+
+def _connection_events(fn: Any) -> list[securl.AuditEvent]:
+    events: list[securl.AuditEvent] = []
+
+    def hook(event: securl.AuditEvent) -> None:
+        if event.event == "securl.connection":
+            events.append(event)
+
+    securl.add_audit_hook(hook)
+    try:
+        fn()
+    finally:
+        securl.remove_audit_hook(hook)
+    return events
+
+
+def test_every_new_connection_event_names_the_peer_certificate(
+        https_server: LocalServer, ca_file: str) -> None:
+    with securl.Session(ca_certs=ca_file) as s:
+        events = _connection_events(lambda: [
+            s.get(https_server.url("/"), headers={"Connection": "close"}) for _ in range(3)])
+    assert len(events) == 3
+    facts = {(e.fields["subject"], e.fields["issuer"], e.fields["not_after"],
+              e.fields["spki_sha256"]) for e in events}
+    assert len(facts) == 1
+    _subject, issuer, not_after, pin = facts.pop()
+    assert issuer and not_after and pin.startswith("sha256/")
+    assert all(e.fields["verified"] is True for e in events)
+
+
+def test_unverified_connection_event_carries_no_peer_names_after_a_verified_one(
+        https_server: LocalServer, ca_file: str) -> None:
+    opt_out = securl.unverified(reason="test: same certificate seen verified first")
+    def both() -> None:
+        s.get(https_server.url("/"))
+        with warnings.catch_warnings():
+            # urllib3 adds its own warning for the unverified pool; not what is tested here
+            warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
+            with pytest.warns(securl.InsecureRequestWarning):
+                s.get(https_server.url("/"), tls=opt_out)
+
+    with securl.Session(ca_certs=ca_file) as s:
+        events = _connection_events(both)
+    assert [e.fields["verified"] for e in events] == [True, False]
+    assert events[0].fields["issuer"] and events[1].fields["issuer"] is None
+    assert events[0].fields["spki_sha256"] == events[1].fields["spki_sha256"]
+
+
+def test_pin_mismatch_is_refused_even_for_a_certificate_seen_before(
+        https_server: LocalServer, ca_file: str) -> None:
+    with securl.Session(ca_certs=ca_file) as s:  # the certificate is now seen and cached
+        assert len(_connection_events(lambda: s.get(https_server.url("/")))) == 1
+    wrong = "sha256/" + "A" * 43 + "="
+    with securl.Session(ca_certs=ca_file, pins=[wrong]) as s:
+        with pytest.raises(securl.PinMismatchError):
+            s.get(https_server.url("/"))
+
+
+def test_the_right_pin_is_accepted_for_a_certificate_seen_before(
+        https_server: LocalServer, ca_file: str) -> None:
+    with securl.Session(ca_certs=ca_file) as s:
+        (event,) = _connection_events(lambda: s.get(https_server.url("/")))
+    with securl.Session(ca_certs=ca_file, pins=[event.fields["spki_sha256"]]) as s:
+        assert s.get(https_server.url("/")).status == 200

@@ -5,12 +5,17 @@ Right after the TLS handshake, before any request byte is written, a connection:
 1. checks the server's key against the configured pins (``pins=``), refusing with
    :class:`~securl.PinMismatchError` and closing the socket on a mismatch;
 2. emits the ``securl.connection`` audit event (TLS version, cipher, peer, SPKI pin, trust).
+
+What is read from the peer certificate (its SPKI pin, subject, issuer, expiry) is a pure
+function of the certificate's DER bytes, so it is kept in a small cache keyed by those exact
+bytes: every new connection to the same server presents the same certificate, and parsing it
+again each time was a measurable part of a connection's cost (see benchmarks/NOTES.md).
 """
 
 from __future__ import annotations
 
 import ssl
-from typing import Any
+from typing import Any, NamedTuple
 
 from urllib3.connection import HTTPSConnection
 from urllib3.connectionpool import HTTPSConnectionPool
@@ -33,6 +38,37 @@ def _name(rdns: Any) -> str | None:
     return ", ".join(f"{short.get(k, k)}={v}" for rdn in rdns for k, v in rdn)
 
 
+class _PeerFacts(NamedTuple):
+    pin: str | None
+    subject: str | None
+    issuer: str | None
+    not_after: str | None
+
+
+_peer_cache: dict[tuple[bytes, bool], _PeerFacts] = {}
+_PEER_CACHE_MAX = 128
+
+
+def _peer_facts(sock: ssl.SSLSocket | SSLTransport, verified: bool) -> _PeerFacts:
+    """Pin and names of the peer certificate, cached by its exact DER bytes."""
+    der = sock.getpeercert(binary_form=True) or b""
+    key = (der, verified)
+    facts = _peer_cache.get(key)
+    if facts is None:
+        peer = sock.getpeercert() if verified else None
+        not_after = peer.get("notAfter") if peer else None
+        facts = _PeerFacts(
+            spki_pin(der) if der else None,
+            _name(peer.get("subject")) if peer else None,
+            _name(peer.get("issuer")) if peer else None,
+            not_after if isinstance(not_after, str) else None,
+        )
+        if len(_peer_cache) >= _PEER_CACHE_MAX:
+            _peer_cache.clear()
+        _peer_cache[key] = facts
+    return facts
+
+
 class SecurlHTTPSConnection(HTTPSConnection):
     """An HTTPSConnection that enforces pins and audits every new TLS connection."""
 
@@ -48,8 +84,8 @@ class SecurlHTTPSConnection(HTTPSConnection):
         policy = self.securl_policy
         host = self._tunnel_host or self.host
         port = self._tunnel_port or self.port
-        der = sock.getpeercert(binary_form=True) or b""
-        pin = spki_pin(der) if der else None
+        facts = _peer_facts(sock, policy.mode == "verified")
+        pin = facts.pin
         pins = policy.config.pins
         if pins and pin not in pins:
             sock.close()
@@ -62,7 +98,6 @@ class SecurlHTTPSConnection(HTTPSConnection):
                 host=host,
                 port=port,
             )
-        peer = sock.getpeercert() if policy.mode == "verified" else None
         trust = getattr(self.ssl_context, "trust", None)
         emit(
             "connection",
@@ -71,9 +106,9 @@ class SecurlHTTPSConnection(HTTPSConnection):
             verified=policy.mode == "verified",
             tls_version=sock.version(),
             cipher=(sock.cipher() or (None,))[0],
-            subject=_name(peer.get("subject")) if peer else None,
-            issuer=_name(peer.get("issuer")) if peer else None,
-            not_after=peer.get("notAfter") if peer else None,
+            subject=facts.subject,
+            issuer=facts.issuer,
+            not_after=facts.not_after,
             spki_sha256=pin,
             trust_source=trust.source if trust is not None else None,
         )
