@@ -114,6 +114,24 @@ class Urllib3Raw(Client):
         self.pm.clear()
 
 
+class Urllib3RawTimeouts(Urllib3Raw):
+    """Raw urllib3 with securl's default timeouts, to show what the timeouts cost.
+
+    A socket with a timeout is non-blocking under the hood: every handshake step and every
+    read goes through poll(). securl never waits without a timeout; raw urllib3 by default
+    does, so part of any gap in the new-connection figures is this, not securl's code.
+    """
+
+    name = "urllib3.PoolManager (raw) + securl's timeouts"
+
+    def __init__(self, env: Env) -> None:
+        import urllib3
+
+        super().__init__(env)
+        self.pm = urllib3.PoolManager(ssl_context=self.pm.connection_pool_kw["ssl_context"],
+                                      maxsize=10, timeout=urllib3.Timeout(connect=10, read=30))
+
+
 class RequestsSession(Client):
     name = "requests.Session"
 
@@ -259,4 +277,8 @@ CLIENTS: list[tuple[str, Callable[[Env], Client]]] = [
     (HttpClientReused.name, HttpClientReused),
     (RawTLSSocket.name, RawTLSSocket),
 ]
-FACTORIES = dict(CLIENTS)
+#: Shown only where they explain a figure (not part of every table).
+EXTRA_CLIENTS: list[tuple[str, Callable[[Env], Client]]] = [
+    (Urllib3RawTimeouts.name, Urllib3RawTimeouts),
+]
+FACTORIES = dict(CLIENTS + EXTRA_CLIENTS)

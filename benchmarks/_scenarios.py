@@ -13,7 +13,16 @@ import timeit
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from _clients import BASELINE, CLIENTS, FACTORIES, RAW_SOCKET, Client, Env, Unavailable
+from _clients import (
+    BASELINE,
+    CLIENTS,
+    EXTRA_CLIENTS,
+    FACTORIES,
+    RAW_SOCKET,
+    Client,
+    Env,
+    Unavailable,
+)
 from _measure import (
     Measured,
     Row,
@@ -71,10 +80,11 @@ def environ(**values: str | None) -> Iterator[None]:
                 os.environ[k] = v
 
 
-def _build(env: Env, names: list[str] | None = None) -> tuple[dict[str, Client], list[Row]]:
+def _build(env: Env, names: list[str] | None = None,
+           extra: bool = False) -> tuple[dict[str, Client], list[Row]]:
     clients: dict[str, Client] = {}
     rows: list[Row] = []
-    for name, factory in CLIENTS:
+    for name, factory in CLIENTS + (EXTRA_CLIENTS if extra else []):
         if names is not None and name not in names:
             continue
         try:
@@ -93,8 +103,8 @@ def _close(clients: dict[str, Client]) -> None:
 
 def _single_threaded(env: Env, cfg: Config, key: str, title: str, path: str, close: bool,
                      expected: int, max_count: int, scale: float, unit: str,
-                     description: str, fmt: str = "{:,.0f}") -> Table:
-    clients, rows = _build(env)
+                     description: str, fmt: str = "{:,.0f}", extra: bool = False) -> Table:
+    clients, rows = _build(env, extra=extra)
     try:
         for name, client in clients.items():  # warm up: connect, build contexts, fill caches
             for _ in range(2):
@@ -128,7 +138,9 @@ def new_connection(env: Env, cfg: Config) -> Table:
     return _single_threaded(
         env, cfg, "newconn", "New-connection GETs (full TLS handshake each)", "/small", True,
         SMALL, cfg.max_requests, 1.0, "requests/s",
-        "`Connection: close` on every request: TCP connect + full TLS 1.3 handshake + GET.")
+        "`Connection: close` on every request: TCP connect + full TLS 1.3 handshake + GET. "
+        "The extra urllib3 row has securl's default timeouts (10 s connect, 30 s read): a "
+        "socket with a timeout polls before each handshake step and read.", extra=True)
 
 
 def download(env: Env, cfg: Config) -> Table:
