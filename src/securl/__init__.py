@@ -2,25 +2,24 @@
 
 Verified TLS from the system trust store on every call, a drop-in for ``urllib``, per-call
 opt-outs that are explicit and audited, and an admin guard against process-wide disables.
+
+``import securl`` stays cheap because ``sitecustomize`` may import it in every interpreter:
+the request layer (Session, Response, get/post/..., the urllib drop-in), which needs urllib3,
+is imported on first use of one of those names, not by ``import securl`` itself.
 """
 
 from __future__ import annotations
 
-from . import (
-    audit,
-    urllib,  # the drop-in: `from securl import urllib`
-    verifiers,
-)
-from ._api import delete, get, head, options, patch, post, put, request
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from . import audit, verifiers
 from ._audit import AuditEvent, add_audit_hook, remove_audit_hook
-from ._auth import BasicAuth, DigestAuth
 from ._config import TLSConfig
 from ._context import create_context
 from ._install import install, uninstall
 from ._install import on_import as _on_import
 from ._peer import PeerInfo
-from ._response import Response
-from ._session import Session
 from ._tls import pinned, unverified
 from ._trust import TrustInfo, trust_info
 from ._version import __version__
@@ -45,6 +44,46 @@ from .exceptions import (
     TooManyRedirects,
     TransportError,
 )
+
+if TYPE_CHECKING:
+    from . import urllib
+    from ._api import delete, get, head, options, patch, post, put, request
+    from ._auth import BasicAuth, DigestAuth
+    from ._response import Response
+    from ._session import Session
+
+#: Public names whose module imports urllib3: loaded on first access (PEP 562).
+_LAZY = {
+    "BasicAuth": "._auth",
+    "DigestAuth": "._auth",
+    "Response": "._response",
+    "Session": "._session",
+    "delete": "._api",
+    "get": "._api",
+    "head": "._api",
+    "options": "._api",
+    "patch": "._api",
+    "post": "._api",
+    "put": "._api",
+    "request": "._api",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "urllib":  # the drop-in: `from securl import urllib`
+        value: Any = importlib.import_module(".urllib", __name__)
+    else:
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module 'securl' has no attribute {name!r}")
+        value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY, "urllib"})
+
 
 __all__ = [
     "AuditEvent",

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 import ssl
-from dataclasses import dataclass, field
-from typing import Union
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar, Union
 
 from .exceptions import ConfigurationError
 
@@ -88,6 +88,9 @@ class TLSConfig:
     client_key_password: str | bytes | None = field(default=None, repr=False)
     minimum_version: ssl.TLSVersion = ssl.TLSVersion.TLSv1_2
     pins: tuple[str, ...] = ()
+    # The hash of the fields, computed once: a config is hashed on every request (it is part
+    # of the pool key) and on every context lookup. Same value as the generated hash would be.
+    _hash: ClassVar[int]
 
     def __post_init__(self) -> None:
         ca = self.ca_certs
@@ -118,6 +121,18 @@ class TLSConfig:
         if isinstance(pins, str):
             pins = (pins,)
         object.__setattr__(self, "pins", tuple(pins))
+        object.__setattr__(self, "_hash", hash((
+            self.ca_certs, self.client_cert, self.client_key, self.client_key_password,
+            self.minimum_version, self.pins,
+        )))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt through __init__, so a copy or an unpickled config (another process has
+        # another string-hash seed) gets its own cached hash.
+        return (self.__class__, tuple(getattr(self, f.name) for f in fields(self)))
 
     @property
     def ca_certs_is_data(self) -> bool:

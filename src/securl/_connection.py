@@ -22,12 +22,17 @@ trust source).
 
 And when writing the request fails because the server already closed the connection, it reads
 the TLS alert the server sent before closing (see :meth:`SecurlHTTPSConnection.request`).
+
+What is read from the peer certificate (its SPKI pin, subject, issuer, expiry) is a pure
+function of the certificate's DER bytes, so it is kept in a small cache keyed by those exact
+bytes: every new connection to the same server presents the same certificate, and parsing it
+again each time was a measurable part of a connection's cost (see benchmarks/NOTES.md).
 """
 
 from __future__ import annotations
 
 import ssl
-from typing import Any
+from typing import Any, NamedTuple
 
 from urllib3.connection import HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
@@ -109,6 +114,36 @@ def _check_pinned_hostname(der: bytes, host: str, port: int) -> None:
         )
 
 
+class _PeerFacts(NamedTuple):
+    pin: str | None
+    subject: str | None
+    issuer: str | None
+    not_after: str | None
+
+
+_peer_cache: dict[tuple[bytes, bool], _PeerFacts] = {}
+_PEER_CACHE_MAX = 128
+
+
+def _peer_facts(sock: ssl.SSLSocket | SSLTransport, der: bytes, verified: bool) -> _PeerFacts:
+    """Pin and names of the peer certificate ``der``, cached by its exact bytes."""
+    key = (der, verified)
+    facts = _peer_cache.get(key)
+    if facts is None:
+        peer = sock.getpeercert() if verified else None
+        not_after = peer.get("notAfter") if peer else None
+        facts = _PeerFacts(
+            spki_pin(der) if der else None,
+            _name(peer.get("subject")) if peer else None,
+            _name(peer.get("issuer")) if peer else None,
+            not_after if isinstance(not_after, str) else None,
+        )
+        if len(_peer_cache) >= _PEER_CACHE_MAX:
+            _peer_cache.clear()
+        _peer_cache[key] = facts
+    return facts
+
+
 class SecurlHTTPSConnection(HTTPSConnection):
     """An HTTPSConnection that enforces pins and verifiers and audits every TLS connection."""
 
@@ -125,11 +160,13 @@ class SecurlHTTPSConnection(HTTPSConnection):
         host = self._tunnel_host or self.host
         port = self._tunnel_port or self.port
         der = sock.getpeercert(binary_form=True) or b""
+        facts = _peer_facts(sock, der, policy.mode == "verified")
         try:
             if not der:
                 raise TLSVerificationError(f"{host}:{port} presented no certificate",
                                            reason_code="other", host=host, port=port)
-            pin = spki_pin(der)
+            pin = facts.pin
+            assert pin is not None
             _check_pins(policy, host, port, pin)
             if policy.pinned is not None and policy.pinned.check_hostname:
                 _check_pinned_hostname(der, host, port)
@@ -143,7 +180,6 @@ class SecurlHTTPSConnection(HTTPSConnection):
             raise
         if policy.mode == "pinned":
             self.is_verified = True  # by its key; tells urllib3 not to warn
-        peer = sock.getpeercert() if policy.mode == "verified" else None
         trust = getattr(self.ssl_context, "trust", None)
         emit(
             "connection",
@@ -153,9 +189,9 @@ class SecurlHTTPSConnection(HTTPSConnection):
             mode=policy.mode,
             tls_version=sock.version(),
             cipher=(sock.cipher() or (None,))[0],
-            subject=_name(peer.get("subject")) if peer else None,
-            issuer=_name(peer.get("issuer")) if peer else None,
-            not_after=peer.get("notAfter") if peer else None,
+            subject=facts.subject,
+            issuer=facts.issuer,
+            not_after=facts.not_after,
             spki_sha256=pin,
             trust_source="pin" if policy.mode == "pinned" else (
                 trust.source if trust is not None else None),

@@ -26,11 +26,6 @@ from typing import Any, Literal
 from ._config import parse_tls_version
 from .exceptions import ConfigurationError, PolicyError
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
-
 __all__ = [
     "Policy",
     "check_unverified_allowed",
@@ -145,6 +140,12 @@ def _bad(path: str, text: str, key: str, expected: str, got: object) -> Configur
 
 def parse_policy(text: str, path: str) -> Policy:
     """Validate the TOML text of a policy file; fail closed on anything unexpected."""
+    # Imported here, not at module level: most processes have no policy file, and the TOML
+    # parser costs milliseconds of `import securl` (see benchmarks/RESULTS.md).
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
     try:
         data: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -24,13 +24,12 @@ import json as _json
 import os
 import threading
 import urllib.parse
-import urllib.request
 import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 from urllib3 import BaseHTTPResponse, HTTPHeaderDict
-from urllib3.util import SKIP_HEADER
+from urllib3.util import SKIP_HEADER, Retry
 from urllib3.util import Timeout as Urllib3Timeout
 
 from ._audit import emit, redact_url
@@ -75,6 +74,9 @@ _UNSET: Any = object()
 USER_AGENT = f"securl/{__version__}"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _SENSITIVE_ON_CROSS_ORIGIN = ("Authorization", "Proxy-Authorization", "Cookie")
+#: securl follows redirects and maps errors itself; urllib3 must neither retry nor redirect.
+#: One shared (immutable) Retry instead of urllib3 building one per request from False.
+_NO_RETRIES = Retry.from_int(False, redirect=False)
 
 
 def make_timeout(timeout: TimeoutInput) -> Urllib3Timeout:
@@ -232,7 +234,7 @@ def send(
             target.url.split("#", 1)[0] if plain_proxy else target.request_target,
             body=body,
             headers=headers,
-            retries=False,
+            retries=_NO_RETRIES,
             redirect=False,
             assert_same_host=False,
             timeout=timeout,
@@ -260,13 +262,16 @@ class _Body(NamedTuple):
     replayable: bool
 
 
+_NO_BODY = _Body(None, None, True)
+
+
 def _encode_body(data: Any, json: Any) -> _Body:
     if data is not None and json is not None:
         raise InvalidRequest("pass data= or json=, not both")
     if json is not None:
         return _Body(_json.dumps(json, separators=(",", ":")).encode(), "application/json", True)
     if data is None:
-        return _Body(None, None, True)
+        return _NO_BODY
     if isinstance(data, str):
         return _Body(data.encode("utf-8"), "text/plain; charset=utf-8", True)
     if isinstance(data, (bytes, bytearray, memoryview)):
@@ -302,6 +307,27 @@ def redirect_rule(status: int, method: str, current: Target, location: str) -> t
     if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
         method = "GET"
     return nxt, method
+
+
+def _wire_headers(headers: HTTPHeaderDict) -> Mapping[str, str]:
+    """The headers to hand urllib3: a plain dict unless a field has several values.
+
+    Rule: the bytes on the wire are the same either way (one line per value, in order); a
+    plain dict only spares urllib3 copying and walking an HTTPHeaderDict in Python on every
+    request. A multi-valued field keeps the HTTPHeaderDict, so its lines stay separate.
+    """
+    plain: dict[str, str] = {}
+    for name, value in headers.iteritems():
+        if name in plain:
+            return headers
+        plain[name] = value
+    return plain
+
+
+def _getproxies_environment() -> dict[str, str]:
+    import urllib.request  # only when a Session is made: it is slow to import
+
+    return urllib.request.getproxies_environment()
 
 
 class Session:
@@ -394,7 +420,7 @@ class Session:
         if not isinstance(max_redirects, int) or max_redirects < 0:
             raise ConfigurationError("max_redirects must be a non-negative int")
         self.max_redirects = max_redirects
-        self._proxies = urllib.request.getproxies_environment() if proxies_from_env else {}
+        self._proxies = _getproxies_environment() if proxies_from_env else {}
         self._pools = PoolRegistry()
         self._closed = False
         self._lock = threading.Lock()
@@ -410,6 +436,10 @@ class Session:
         Session's. Trust on first use applies when the Session's file has no entry for the
         host, and never to ``tls=securl.unverified()`` calls: an opt-out trusts nothing.
         """
+        if (tls is None and cert is None and pins is None and not verifiers
+                and not self.verifiers and self.pins_file is None and target.scheme == "https"
+                and policy_pins_file() is None):
+            return self._verified  # the common case: the session's own verified policy
         config = self.config
         changes = _cert_fields(cert)
         if pins is not None:
@@ -463,6 +493,8 @@ class Session:
     def _proxy_for(self, target: Target) -> str | None:
         if not self._proxies:
             return None
+        import urllib.request
+
         if urllib.request.proxy_bypass_environment(  # type: ignore[attr-defined]
             target.host, self._proxies
         ):
@@ -515,10 +547,14 @@ class Session:
         flow = (AuthFlow(credentials, target, allow_insecure=bool(allow_insecure_auth))
                 if credentials is not None else None)
 
-        request_headers = HTTPHeaderDict(self.headers)
-        if body.content_type:
-            request_headers["Content-Type"] = body.content_type
-        _merge_headers(request_headers, call_headers)
+        # Copy-on-write: a request that changes nothing sends the session's headers as they
+        # are (urllib3 only reads them); any change, here or on a redirect, works on a copy.
+        request_headers = self.headers
+        if body.content_type or call_headers:
+            request_headers = HTTPHeaderDict(request_headers)
+            if body.content_type:
+                request_headers["Content-Type"] = body.content_type
+            _merge_headers(request_headers, call_headers)
 
         history: list[Response] = []
         while True:
@@ -527,7 +563,7 @@ class Session:
             if authorization is not None:
                 send_headers = HTTPHeaderDict(request_headers)
                 send_headers["Authorization"] = authorization
-            raw = self._send(method, target, send_headers, body.data, policy, t)
+            raw = self._send(method, target, _wire_headers(send_headers), body.data, policy, t)
             response = Response(raw, target.url, method, history)
             if flow is not None:
                 flow.on_response(response, target)
@@ -540,6 +576,8 @@ class Session:
                     response.content  # noqa: B018 - read the body, release the connection
                 return response
             response.content  # noqa: B018
+            if request_headers is self.headers:
+                request_headers = HTTPHeaderDict(request_headers)
             if len(history) >= self.max_redirects:
                 raise TooManyRedirects(
                     f"more than {self.max_redirects} redirects, last to "
@@ -597,7 +635,7 @@ class Session:
             raise demand
         return False
 
-    def _send(self, method: str, target: Target, headers: HTTPHeaderDict, body: Any,
+    def _send(self, method: str, target: Target, headers: Mapping[str, str], body: Any,
               policy: TLSPolicy, timeout: Urllib3Timeout) -> BaseHTTPResponse:
         """One HTTP exchange on this Session's pools (see :func:`send`)."""
         return send(self._pools, method, target, headers, body, policy, timeout,

@@ -29,7 +29,7 @@ import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from ._config import TLSConfig
 from ._context import create_context, create_unverified_context
@@ -181,6 +181,7 @@ class TLSPolicy:
     tofu: PinsFile | None = None
     verifiers: tuple[Verifier, ...] = ()
     ssl_context: ssl.SSLContext | None = None
+    _hash: ClassVar[int]  # computed once: a policy is hashed on every request (pool key)
 
     def __post_init__(self) -> None:
         for pin in self.config.pins:
@@ -189,12 +190,23 @@ class TLSPolicy:
             raise ValueError("mode 'pinned' goes with a Pinned token, and only it")
         if self.mode == "pinned" and not self.any_pins and self.tofu is None:
             raise ConfigurationError("tls=securl.pinned() without any pin for this host")
+        object.__setattr__(self, "_hash", hash(self._key()))
 
     @property
     def any_pins(self) -> bool:
         """Whether any pin at all constrains the server's key."""
         return bool(self.config.pins or (self.pinned and self.pinned.pins)
                     or any(e.pins for e in self.host_pins))
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.mode, self.config, self.pinned, self.host_pins, self.tofu,
+                self.verifiers, self.ssl_context)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (self.__class__, self._key())  # recomputes the cached hash
 
     def context(self) -> ssl.SSLContext:
         """The SSLContext for this decision (cached: one per distinct mode and config).

@@ -5,10 +5,14 @@ control characters anywhere in the URL; ports 1-65535; no credentials in the URL
 ``auth=``: a URL's userinfo ends up in logs and redirects); header names are HTTP tokens and
 header values hold no CR/LF/NUL. The host that connects is the one ``urllib.parse`` reports,
 and the certificate is checked for that same host.
+
+Checking a URL is a pure function of its text, so results are memoised (a bounded LRU: a
+client calling the same URLs pays the parse once); refusals are never cached, they raise.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import urllib.parse
 from collections.abc import Iterable, Mapping
@@ -45,6 +49,11 @@ def parse_target(url: object) -> Target:
         url = url.decode("ascii", errors="replace")
     if not isinstance(url, str):
         raise InvalidRequest(f"URL must be a str, got {type(url).__name__}")
+    return _parse_str(str(url))
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_str(url: str) -> Target:
     bad = _BAD_URL_CHARS.search(url)
     if bad:
         raise InvalidRequest(
@@ -90,8 +99,13 @@ def parse_target(url: object) -> Target:
     return Target(url, scheme, host, port, target)
 
 
+_STANDARD_METHODS = {m: m for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")}
+
+
 def check_method(method: object) -> str:
     """Return the method if it is an HTTP token, uppercased."""
+    if type(method) is str and method in _STANDARD_METHODS:
+        return method
     if not isinstance(method, str) or not _TOKEN.match(method):
         raise InvalidRequest(f"invalid HTTP method {method!r}")
     return method.upper()

@@ -1,0 +1,248 @@
+"""The rules the request hot path must keep while it is made cheaper (see benchmarks/NOTES.md).
+
+Each optimisation (memoised URL checks, copy-on-write headers, one shared no-retry policy,
+cached hashes of TLSConfig/TLSPolicy) is pinned here by the behaviour it must not change.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import socket
+import subprocess
+import sys
+import warnings
+from typing import Any
+
+import pytest
+import urllib3
+
+import securl
+from _servers import LocalServer, RawServer, server_context
+from securl._tls import TLSPolicy
+from securl._validate import check_method, parse_target
+
+SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+
+
+def test_refused_urls_are_refused_every_time_even_when_checks_are_memoised() -> None:
+    for _ in range(3):
+        with pytest.raises(securl.InvalidRequest):
+            parse_target("https://exa mple.com/")
+        with pytest.raises(securl.InvalidRequest):
+            parse_target("https://user:pw@example.com/")
+    first = parse_target("https://Example.com:8443/a?b=1")
+    again = parse_target("https://Example.com:8443/a?b=1")
+    assert first == again == ("https://Example.com:8443/a?b=1", "https", "example.com", 8443,
+                              "/a?b=1")
+
+
+def test_memoised_url_check_returns_a_plain_str_url_for_str_subclasses() -> None:
+    class Url(str):
+        pass
+
+    target = parse_target(Url("https://example.com/x"))
+    assert type(target.url) is str
+    assert target.host == "example.com"
+
+
+def test_method_names_are_checked_and_uppercased() -> None:
+    assert check_method("GET") == "GET"
+    assert check_method("get") == "GET"
+    assert check_method("PROPFIND") == "PROPFIND"
+    with pytest.raises(securl.InvalidRequest):
+        check_method("GET /evil")
+    with pytest.raises(securl.InvalidRequest):
+        check_method(b"GET")
+
+
+def test_per_call_headers_never_change_the_session_headers(
+        https_server: LocalServer, ca_file: str) -> None:
+    with securl.Session(ca_certs=ca_file, headers={"X-Team": "blue"}) as s:
+        before = dict(s.headers.items())
+        s.get(https_server.url("/echo"), headers={"X-Call": "1", "X-Team": None})
+        s.get(https_server.url("/echo"))
+        assert dict(s.headers.items()) == before
+    first, second = https_server.seen[-2:]
+    assert first.headers.get("X-Call") == "1" and "X-Team" not in first.headers
+    assert second.headers.get("X-Team") == "blue" and "X-Call" not in second.headers
+
+
+def _redirecting_pair(leaf: Any) -> tuple[LocalServer, LocalServer]:
+    return LocalServer(server_context(leaf)), LocalServer(server_context(leaf))
+
+
+def test_cross_origin_redirect_drops_session_authorization_but_keeps_it_in_the_session(
+        leaf: Any, ca_file: str) -> None:
+    a, b = _redirecting_pair(leaf)
+    with a, b:
+        a.routes["/go"] = lambda h: (302, {"Location": b.url("/landed")}, b"")
+        with securl.Session(ca_certs=ca_file, headers={"Authorization": "Bearer t0ken"}) as s:
+            assert s.get(a.url("/go")).status == 200
+            assert s.headers["Authorization"] == "Bearer t0ken"
+            s.get(a.url("/again"))
+    assert a.seen[0].headers.get("Authorization") == "Bearer t0ken"
+    assert "Authorization" not in b.seen[0].headers
+    assert a.seen[1].headers.get("Authorization") == "Bearer t0ken"
+
+
+def test_same_origin_redirect_keeps_session_authorization(leaf: Any, ca_file: str) -> None:
+    with LocalServer(server_context(leaf)) as a:
+        a.routes["/go"] = lambda h: (302, {"Location": "/landed"}, b"")
+        with securl.Session(ca_certs=ca_file, headers={"Authorization": "Bearer t0ken"}) as s:
+            assert s.get(a.url("/go")).status == 200
+    assert [seen.path for seen in a.seen] == ["/go", "/landed"]
+    assert all(seen.headers.get("Authorization") == "Bearer t0ken" for seen in a.seen)
+
+
+def _hang_up(sock: socket.socket) -> None:
+    sock.close()
+
+
+def test_securl_never_retries_a_failed_connection() -> None:
+    with RawServer(_hang_up) as server, securl.Session() as s:
+        with pytest.raises(securl.SecurlError):
+            s.get(f"https://127.0.0.1:{server.port}/", timeout=5)
+        assert len(server.accepted) == 1
+
+
+def test_urllib3_default_retries_would_reconnect_on_the_same_failure() -> None:
+    # The twin of the test above: proves the accept count does see retries.
+    with RawServer(_hang_up) as server:
+        pm = urllib3.PoolManager(retries=urllib3.Retry(2, backoff_factor=0), timeout=5)
+        with pytest.raises(urllib3.exceptions.HTTPError):
+            pm.request("GET", f"https://127.0.0.1:{server.port}/")
+        pm.clear()
+        assert len(server.accepted) == 3
+
+
+def test_equal_configs_and_policies_hash_equal(ca_file: str) -> None:
+    a = securl.TLSConfig(ca_certs=ca_file, pins=("sha256/" + "A" * 43 + "=",))
+    b = securl.TLSConfig(ca_certs=ca_file, pins=("sha256/" + "A" * 43 + "=",))
+    assert a == b and hash(a) == hash(b)
+    assert hash(TLSPolicy("verified", a)) == hash(TLSPolicy("verified", b))
+    assert TLSPolicy("verified", a) != TLSPolicy("unverified", a)
+    assert securl.TLSConfig(ca_certs=ca_file) != a
+
+
+def test_a_config_unpickled_in_another_process_hashes_like_a_fresh_one(
+        tmp_path: Any, ca_file: str) -> None:
+    # String hashes differ between processes: a cached hash must not travel with the object.
+    pickled = tmp_path / "config.pickle"
+    pickled.write_bytes(pickle.dumps((securl.TLSConfig(ca_certs=ca_file),
+                                      TLSPolicy("verified", securl.TLSConfig(ca_certs=ca_file)))))
+    code = (
+        "import pickle, sys, securl\n"
+        "from securl._tls import TLSPolicy\n"
+        "config, policy = pickle.load(open(sys.argv[1], 'rb'))\n"
+        "fresh = securl.TLSConfig(ca_certs=sys.argv[2])\n"
+        "assert hash(config) == hash(fresh), 'config hash'\n"
+        "assert hash(policy) == hash(TLSPolicy('verified', fresh)), 'policy hash'\n"
+        "assert {fresh: 1}[config] == 1\n"
+    )
+    env = {**os.environ, "PYTHONPATH": SRC, "PYTHONHASHSEED": "12345"}
+    done = subprocess.run([sys.executable, "-c", code, str(pickled), ca_file], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+def _modules_after(code: str) -> set[str]:
+    env = {**os.environ, "PYTHONPATH": SRC}
+    done = subprocess.run(
+        [sys.executable, "-c", f"{code}\nimport sys; print(' '.join(sorted(sys.modules)))"],
+        env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return set(done.stdout.split())
+
+
+def test_import_securl_stays_cheap_without_urllib3_or_the_toml_parser() -> None:
+    # sitecustomize may import securl in every interpreter (see benchmarks/RESULTS.md).
+    loaded = _modules_after("import securl")
+    assert not {"urllib3", "securl._session", "securl._api", "tomllib"} & loaded
+
+
+def test_the_request_layer_loads_on_first_use_of_its_names() -> None:
+    loaded = _modules_after("import securl\nsecurl.Session\nfrom securl import get")
+    assert {"urllib3", "securl._session", "securl._api"} <= loaded
+
+
+def test_multi_valued_session_headers_are_sent_as_separate_lines(
+        https_server: LocalServer, ca_file: str) -> None:
+    lines: list[list[str]] = []
+
+    def capture(handler: Any) -> tuple[int, dict[str, str], bytes]:
+        lines.append(handler.headers.get_all("X-Multi") or [])
+        return 200, {}, b"ok"
+
+    https_server.routes["/capture"] = capture
+    with securl.Session(ca_certs=ca_file) as s:
+        s.headers.add("X-Multi", "a")
+        s.get(https_server.url("/capture"))
+        s.headers.add("X-Multi", "b")
+        s.get(https_server.url("/capture"))
+    assert lines == [["a"], ["a", "b"]]
+
+
+def _connection_events(fn: Any) -> list[securl.AuditEvent]:
+    events: list[securl.AuditEvent] = []
+
+    def hook(event: securl.AuditEvent) -> None:
+        if event.event == "securl.connection":
+            events.append(event)
+
+    securl.add_audit_hook(hook)
+    try:
+        fn()
+    finally:
+        securl.remove_audit_hook(hook)
+    return events
+
+
+def test_every_new_connection_event_names_the_peer_certificate(
+        https_server: LocalServer, ca_file: str) -> None:
+    with securl.Session(ca_certs=ca_file) as s:
+        events = _connection_events(lambda: [
+            s.get(https_server.url("/"), headers={"Connection": "close"}) for _ in range(3)])
+    assert len(events) == 3
+    facts = {(e.fields["subject"], e.fields["issuer"], e.fields["not_after"],
+              e.fields["spki_sha256"]) for e in events}
+    assert len(facts) == 1
+    _subject, issuer, not_after, pin = facts.pop()
+    assert issuer and not_after and pin.startswith("sha256/")
+    assert all(e.fields["verified"] is True for e in events)
+
+
+def test_unverified_connection_event_carries_no_peer_names_after_a_verified_one(
+        https_server: LocalServer, ca_file: str) -> None:
+    opt_out = securl.unverified(reason="test: same certificate seen verified first")
+    def both() -> None:
+        s.get(https_server.url("/"))
+        with warnings.catch_warnings():
+            # urllib3 adds its own warning for the unverified pool; not what is tested here
+            warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
+            with pytest.warns(securl.InsecureRequestWarning):
+                s.get(https_server.url("/"), tls=opt_out)
+
+    with securl.Session(ca_certs=ca_file) as s:
+        events = _connection_events(both)
+    assert [e.fields["verified"] for e in events] == [True, False]
+    assert events[0].fields["issuer"] and events[1].fields["issuer"] is None
+    assert events[0].fields["spki_sha256"] == events[1].fields["spki_sha256"]
+
+
+def test_pin_mismatch_is_refused_even_for_a_certificate_seen_before(
+        https_server: LocalServer, ca_file: str) -> None:
+    with securl.Session(ca_certs=ca_file) as s:  # the certificate is now seen and cached
+        assert len(_connection_events(lambda: s.get(https_server.url("/")))) == 1
+    wrong = "sha256/" + "A" * 43 + "="
+    with securl.Session(ca_certs=ca_file, pins=[wrong]) as s:
+        with pytest.raises(securl.PinMismatchError):
+            s.get(https_server.url("/"))
+
+
+def test_the_right_pin_is_accepted_for_a_certificate_seen_before(
+        https_server: LocalServer, ca_file: str) -> None:
+    with securl.Session(ca_certs=ca_file) as s:
+        (event,) = _connection_events(lambda: s.get(https_server.url("/")))
+    with securl.Session(ca_certs=ca_file, pins=[event.fields["spki_sha256"]]) as s:
+        assert s.get(https_server.url("/")).status == 200
