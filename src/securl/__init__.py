@@ -11,7 +11,7 @@ from ._audit import AuditEvent, add_audit_hook, remove_audit_hook
 from ._config import TLSConfig
 from ._context import create_context
 from ._response import Response
-from ._session import Session
+from ._session import Session, Timeouts
 from ._tls import unverified
 from ._trust import TrustInfo, trust_info
 from ._version import __version__
@@ -21,6 +21,7 @@ from .exceptions import (
     ConfigurationError,
     ConnectionError,
     ConnectTimeout,
+    DeadlineExceeded,
     InsecureRedirectError,
     InsecureRequestWarning,
     InvalidRequest,
@@ -29,6 +30,7 @@ from .exceptions import (
     ProtocolError,
     ReadTimeout,
     RedirectError,
+    ResponseTooLarge,
     SecurityWarning,
     SecurlError,
     Timeout,
@@ -44,6 +46,7 @@ __all__ = [
     "ConfigurationError",
     "ConnectTimeout",
     "ConnectionError",
+    "DeadlineExceeded",
     "InsecureRedirectError",
     "InsecureRequestWarning",
     "InvalidRequest",
@@ -53,12 +56,14 @@ __all__ = [
     "ReadTimeout",
     "RedirectError",
     "Response",
+    "ResponseTooLarge",
     "SecurityWarning",
     "SecurlError",
     "Session",
     "TLSConfig",
     "TLSVerificationError",
     "Timeout",
+    "Timeouts",
     "TooManyRedirects",
     "TransportError",
     "TrustInfo",

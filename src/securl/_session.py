@@ -7,7 +7,10 @@ Decisions made here, each in one function:
 * the opt-out check (:func:`_check_opt_out`): admin policy may forbid it; every use is
   audited and warned, whatever warning filters say;
 * the redirect rule (:func:`redirect_rule`);
-* timeouts (:func:`make_timeout`): every network wait has one.
+* timeouts (:func:`make_timeout`): every network wait has one, and every call has a total
+  deadline (:class:`Timeouts`), enforced by ``securl._deadline``;
+* the body size limit (``max_body_size``): what a response may decompress to, enforced by
+  ``securl.Response``.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from urllib3.util import Timeout as Urllib3Timeout
 from ._audit import emit, redact_url
 from ._caller import caller_location, external_stacklevel
 from ._config import CAInput, TLSConfig
-from ._errors import map_transport_error
+from ._deadline import Deadline, set_current
+from ._errors import deadline_exceeded, map_transport_error
 from ._policy import get_policy
 from ._pool import PoolKey, PoolRegistry
 from ._response import Response
@@ -41,44 +45,102 @@ from .exceptions import (
     InsecureRequestWarning,
     InvalidRequest,
     PolicyError,
+    SecurlError,
     TooManyRedirects,
 )
 
-__all__ = ["DEFAULT_TIMEOUT", "Session", "make_timeout"]
+__all__ = ["DEFAULT_MAX_BODY_SIZE", "DEFAULT_TIMEOUT", "Session", "Timeouts", "make_timeout"]
 
-TimeoutInput = float | tuple[float, float] | Urllib3Timeout | None
 CertInput = str | tuple[str, str] | tuple[str, str, str] | None
 
-#: Connect (TCP + TLS handshake) and read (between bytes) timeouts, in seconds.
-DEFAULT_TIMEOUT = Urllib3Timeout(connect=10.0, read=30.0)
+#: Default total deadline of a call, in seconds (as aiohttp's default ``total``).
+DEFAULT_TOTAL = 300.0
+#: Default limit on a response body after decompression: 100 MiB.
+DEFAULT_MAX_BODY_SIZE = 100 * 1024 * 1024
+
+
+def _positive(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ConfigurationError(
+            f"timeout {name}={value!r}: every timeout must be a positive number of seconds; "
+            "securl never waits forever"
+        )
+    return float(value)
+
+
+@dataclasses.dataclass(frozen=True)
+class Timeouts:
+    """Every wait of a call, in seconds.
+
+    Attributes:
+        connect: the TCP connection and the TLS handshake (default 10).
+        read: the longest wait for the next bytes of the response (default 30).
+        total: the whole call -- connect, TLS, request, headers, body and every redirect --
+            however steadily the server keeps sending (default 300). A server that drips one
+            byte per second defeats ``read`` but not ``total``: it fails with
+            :class:`~securl.DeadlineExceeded`. With ``stream=True`` reading the body counts too.
+
+    Every value must be a positive number: there is no "wait forever".
+    """
+
+    connect: float = 10.0
+    read: float = 30.0
+    total: float = DEFAULT_TOTAL
+
+    def __post_init__(self) -> None:
+        for name in ("connect", "read", "total"):
+            object.__setattr__(self, name, _positive(name, getattr(self, name)))
+
+    def for_attempt(self, deadline: Deadline) -> Urllib3Timeout:
+        """Socket timeouts for one attempt: ``connect``/``read``, capped at the time left."""
+        left = max(deadline.remaining(), 0.001)
+        return Urllib3Timeout(connect=min(self.connect, left), read=min(self.read, left))
+
+
+TimeoutInput = (
+    float | tuple[float, float] | tuple[float, float, float] | Timeouts | Urllib3Timeout | None
+)
+
+#: Connect (TCP + TLS handshake), read (between bytes) and total (whole call), in seconds.
+DEFAULT_TIMEOUT = Timeouts()
 _UNSET: Any = object()
 USER_AGENT = f"securl/{__version__}"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _SENSITIVE_ON_CROSS_ORIGIN = ("Authorization", "Proxy-Authorization", "Cookie")
 
 
-def make_timeout(timeout: TimeoutInput) -> Urllib3Timeout:
-    """``timeout`` as a urllib3 Timeout: a number (both), ``(connect, read)``, or a Timeout.
+def make_timeout(timeout: TimeoutInput) -> Timeouts:
+    """``timeout`` as :class:`Timeouts`.
 
-    Rule: never an infinite wait, so ``None`` components and non-positive values are refused.
+    Accepts a number (connect and read), ``(connect, read)``, ``(connect, read, total)``,
+    a :class:`Timeouts` or a urllib3 ``Timeout`` (its ``total``, if set, becomes ours).
+    Where no total is given it is :data:`DEFAULT_TOTAL`. Rule: never an infinite wait, so
+    ``None`` components and non-positive values are refused.
     """
+    if isinstance(timeout, Timeouts):
+        return timeout
     if isinstance(timeout, Urllib3Timeout):
-        result = timeout
-    elif isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
-        result = Urllib3Timeout(connect=timeout, read=timeout)
-    elif isinstance(timeout, tuple) and len(timeout) == 2:
-        result = Urllib3Timeout(connect=timeout[0], read=timeout[1])
-    else:
+        total = timeout.total
+        return Timeouts(timeout.connect_timeout, timeout.read_timeout,  # type: ignore[arg-type]
+                        total if isinstance(total, (int, float)) else DEFAULT_TOTAL)
+    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
+        return Timeouts(timeout, timeout)
+    if isinstance(timeout, tuple) and len(timeout) in (2, 3):
+        return Timeouts(*timeout)
+    raise ConfigurationError(
+        f"timeout={timeout!r}: give seconds as a number, a (connect, read) tuple or "
+        "securl.Timeouts(connect=, read=, total=); securl never waits forever"
+    )
+
+
+def _check_max_body_size(value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ConfigurationError(
-            f"timeout={timeout!r}: give seconds as a number or a (connect, read) tuple; "
-            "securl never waits forever"
+            f"max_body_size={value!r}: give a number of bytes (or None for no limit)"
         )
-    for value in (result.connect_timeout, result.read_timeout):
-        if not isinstance(value, (int, float)) or value <= 0:
-            raise ConfigurationError(
-                f"timeout={timeout!r}: every timeout must be a positive number of seconds"
-            )
-    return result
+    return value
 
 
 def _cert_fields(cert: CertInput) -> dict[str, Any]:
@@ -176,6 +238,14 @@ def redirect_rule(status: int, method: str, current: Target, location: str) -> t
     return nxt, method
 
 
+def _trust_of(policy: TLSPolicy) -> Any:
+    """The trust source behind ``policy`` for an error message; None if it cannot be built."""
+    try:
+        return getattr(policy.context(), "trust", None)
+    except SecurlError:
+        return None
+
+
 class Session:
     """Verified HTTP(S) requests with connection pooling; safe to share between threads.
 
@@ -184,7 +254,10 @@ class Session:
             system store.
         cert: client certificate for 2-way TLS: ``'both.pem'``, ``(cert, key)`` or
             ``(cert, key, password)``; sent only when a server asks for one.
-        timeout: seconds, or ``(connect, read)``; default 10 s connect, 30 s read.
+        timeout: seconds, ``(connect, read)`` or :class:`Timeouts` (adds ``total``, the
+            deadline of a whole call); default 10 s connect, 30 s read, 300 s total.
+        max_body_size: the most bytes a response body may decode to (default 100 MiB);
+            more raises :class:`~securl.ResponseTooLarge`. ``None`` removes the limit.
         headers: sent with every request (per-call headers override; ``None`` removes).
         max_redirects: redirects followed before :class:`~securl.TooManyRedirects`.
         proxies_from_env: use ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` (read now).
@@ -206,6 +279,7 @@ class Session:
         proxies_from_env: bool = True,
         pins: Iterable[str] | None = None,
         minimum_version: str = "1.2",
+        max_body_size: int | None = DEFAULT_MAX_BODY_SIZE,
         verify: Any = _UNSET,
         tls: Any = None,
     ) -> None:
@@ -223,6 +297,7 @@ class Session:
         self._verified = TLSPolicy("verified", self.config)
         self._verified.context()  # fail now, not at the first request, on bad trust input
         self.timeout = make_timeout(timeout)
+        self.max_body_size = _check_max_body_size(max_body_size)
         self.headers = HTTPHeaderDict({
             "User-Agent": USER_AGENT, "Accept": "*/*", "Accept-Encoding": "gzip, deflate",
         })
@@ -279,9 +354,15 @@ class Session:
         pins: Iterable[str] | None = None,
         allow_redirects: bool = True,
         stream: bool = False,
+        max_body_size: int | None = _UNSET,
         verify: Any = _UNSET,
     ) -> Response:
-        """Send one request (following redirects) and return its :class:`Response`."""
+        """Send one request (following redirects) and return its :class:`Response`.
+
+        The whole call, redirects and body included, runs under one total deadline
+        (``timeout``'s ``total``); with ``stream=True`` the deadline keeps running while the
+        body is read. ``max_body_size`` overrides the Session's limit for this call.
+        """
         if self._closed:
             raise InvalidRequest("this Session is closed")
         if verify is not _UNSET:
@@ -295,6 +376,8 @@ class Session:
         body = _encode_body(data, json)
         policy = self._tls_policy(target, tls, cert, pins)
         t = self.timeout if timeout is None else make_timeout(timeout)
+        limit = (self.max_body_size if max_body_size is _UNSET
+                 else _check_max_body_size(max_body_size))
 
         request_headers = HTTPHeaderDict(self.headers)
         if body.content_type:
@@ -305,10 +388,23 @@ class Session:
             else:
                 request_headers[name] = value
 
+        deadline = Deadline(t.total)
+        try:
+            return self._follow(method, target, request_headers, body, policy, t, deadline,
+                                limit, allow_redirects, stream)
+        except BaseException:
+            deadline.release()
+            raise
+
+    def _follow(self, method: str, target: Target, request_headers: HTTPHeaderDict,
+                body: _Body, policy: TLSPolicy, t: Timeouts, deadline: Deadline,
+                limit: int | None, allow_redirects: bool, stream: bool) -> Response:
+        """The request loop: send, then follow redirects by :func:`redirect_rule`."""
         history: list[Response] = []
         while True:
-            raw = self._send(method, target, request_headers, body.data, policy, t)
-            response = Response(raw, target.url, method, history)
+            raw = self._send(method, target, request_headers, body.data, policy, t, deadline)
+            response = Response(raw, target.url, method, history, host=target.host,
+                                port=target.port, deadline=deadline, max_body_size=limit)
             location = raw.headers.get("Location")
             if not (allow_redirects and raw.status in _REDIRECTS and location):
                 if not stream:
@@ -348,12 +444,20 @@ class Session:
             target, method = nxt, new_method
 
     def _send(self, method: str, target: Target, headers: HTTPHeaderDict, body: Any,
-              policy: TLSPolicy, timeout: Urllib3Timeout) -> BaseHTTPResponse:
-        """One HTTP exchange on a pooled connection; urllib3 errors become securl errors."""
+              policy: TLSPolicy, timeouts: Timeouts, deadline: Deadline) -> BaseHTTPResponse:
+        """One HTTP exchange on a pooled connection; urllib3 errors become securl errors.
+
+        The connection used is watched by ``deadline`` (``securl._deadline``) until the
+        response is read or closed.
+        """
+        if deadline.passed:
+            raise deadline_exceeded(deadline, target.host, target.port)
+        timeout = timeouts.for_attempt(deadline)
         proxy = self._proxy_for(target)
         key = PoolKey(target.scheme, target.host, target.port, policy, proxy)
         pool = self._pools.get(key)
         plain_proxy = proxy is not None and target.scheme == "http"
+        previous = set_current(deadline)
         try:
             return pool.urlopen(  # type: ignore[attr-defined, no-any-return]
                 method,
@@ -369,13 +473,16 @@ class Session:
                 chunked=body is not None and not isinstance(body, bytes),
             )
         except Exception as exc:
+            deadline.release()
             raise map_transport_error(
                 exc, target.host, target.port,
-                trust=getattr(policy.context(), "trust", None) if target.scheme == "https"
-                else None,
+                trust=_trust_of(policy) if target.scheme == "https" else None,
                 cert_given=policy.config.client_cert is not None,
                 proxy=redact_url(proxy) if proxy else None,
+                deadline=deadline,
             ) from exc
+        finally:
+            set_current(previous)
 
     def get(self, url: str, **kwargs: Any) -> Response:
         """Send a GET request; keyword arguments as for :meth:`request`."""
