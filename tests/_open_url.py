@@ -2,9 +2,10 @@
 
 Tests that must hold for both take the ``open_url`` fixture (tests/test_hostile.py,
 tests/test_load.py): ``open_url(url, timeout=seconds) -> body bytes``, raising securl's
-errors; ``close_pools()`` closes the idle pooled connections of either flavour (the load
-test counts file descriptors after it). Trust for the test CA comes from ``SSL_CERT_FILE`` for the urlopen flavour (what a
-drop-in user would set) and from ``ca_certs=`` for the Session flavour.
+errors; ``open_url.close_pools()`` closes the idle pooled connections of either flavour
+(the load test counts file descriptors after it). Trust for the test CA comes from
+``SSL_CERT_FILE`` for the urlopen flavour (what a drop-in user would set) and from
+``ca_certs=`` for the Session flavour.
 
 LEAD (after merging the urllib drop-in branch): replace the body of ``_urlopen`` with
 

@@ -23,9 +23,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from _secrets import SECRETS
 
 import securl
+from _secrets import SECRETS
 
 
 class SecretGuard:

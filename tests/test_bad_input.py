@@ -51,7 +51,7 @@ def test_url_with_control_characters_is_refused_before_connecting(
     "https://localhost:-1/", "https://localhost:+443/", "https://localhost:44a/",
 ])
 def test_ports_out_of_range_are_refused(session: securl.Session, url: str) -> None:
-    with pytest.raises(securl.InvalidRequest, match="port|Port"):
+    with pytest.raises(securl.InvalidRequest, match=r"port|Port"):
         session.get(url)
 
 
@@ -83,7 +83,7 @@ def localhost_only(ca: trustme.CA) -> LocalServer:
     return LocalServer(server_context(ca.issue_cert("localhost")))
 
 
-@pytest.mark.parametrize("template,host", [
+@pytest.mark.parametrize(("template", "host"), [
     ("https://localhost:{port}/#@127.0.0.1/", "localhost"),
     ("https://localhost:{port}/?next=@127.0.0.1", "localhost"),
     ("https://127.0.0.1:{port}/#@localhost", "127.0.0.1"),
@@ -116,7 +116,7 @@ def test_unicode_host_is_sent_as_its_idna_a_label() -> None:
     assert target.request_target == "/stra%C3%9Fe?q=%C3%BC"
 
 
-@pytest.mark.parametrize("host,why", [
+@pytest.mark.parametrize(("host", "why"), [
     ("faß.de", "canonical form"),  # IDNA 2003 would silently send fass.de
     ("ｅｘａｍｐｌｅ.com", "canonical form"),  # full-width letters would become example.com
     ("ä..com", "not a valid IDNA"),
@@ -211,7 +211,7 @@ def test_parse_target_agrees_with_urllib_parse_or_refuses(url: str) -> None:
     assert "@" not in parts.netloc
     for part in (target.host, target.request_target):
         assert part.isascii()
-        assert not any(c in part for c in CONTROL + [" "])
+        assert not any(c in part for c in [*CONTROL, " "])
     assert target.request_target.startswith("/")
 
 
@@ -243,4 +243,4 @@ def test_method_check_accepts_only_tokens(method: str) -> None:
     except securl.InvalidRequest:
         return
     assert checked == method.upper()
-    assert checked.isascii() and all(c not in checked for c in CONTROL + [" ", "/", ":"])
+    assert checked.isascii() and all(c not in checked for c in [*CONTROL, " ", "/", ":"])
