@@ -409,3 +409,15 @@ def test_announced_oversized_body_is_refused_before_reading(
     with securl.Session(ca_certs=ca_file, max_body_size=1 << 20) as s:
         with pytest.raises(securl.ResponseTooLarge, match="announces 2097152 bytes"):
             s.get(https_server.url("/big"))
+
+
+def test_abandoned_streamed_body_closes_its_connection(
+        https_server: LocalServer, ca_file: str) -> None:
+    https_server.routes["/big"] = lambda h: (200, {}, b"b" * (1 << 20))
+    with securl.Session(ca_certs=ca_file) as s:
+        with s.get(https_server.url("/big"), stream=True) as r:
+            for _ in r.iter_bytes(1024):
+                break  # the rest of the body is still on the connection
+        assert s.get(https_server.url("/")).content == b"hello"
+        assert s.get(https_server.url("/")).content == b"hello"
+    assert https_server.accepts == 2

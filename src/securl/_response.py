@@ -7,7 +7,8 @@ Reading the body follows three rules, all in :meth:`Response._chunks`:
   connection, so a small compressed "bomb" cannot exhaust memory;
 * the call's total deadline keeps running while the body is read (also with ``stream=True``);
 * every failure while reading is mapped by ``securl._errors`` (a body cut short is a
-  :class:`~securl.ProtocolError`), and a connection that failed is closed, never reused.
+  :class:`~securl.ProtocolError`); a connection whose body was not read to the end (an error,
+  or a caller that stopped iterating) is closed, never reused.
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ class Response:
     def _chunks(self, chunk_size: int) -> Iterator[bytes]:
         """The decoded body in chunks, under the size limit and the deadline (module rules)."""
         limit = self.max_body_size
+        complete = False
         try:
             if limit is not None:
                 length = self.headers.get("Content-Length", "")
@@ -100,6 +102,7 @@ class Response:
                 if limit is not None and seen > limit:
                     raise self._too_large("decompresses to more than")
                 yield chunk
+            complete = True
         except SecurlError:
             self.raw.close()
             raise
@@ -110,6 +113,8 @@ class Response:
             raise map_transport_error(exc, self._host, self._port,
                                       deadline=self._deadline) from exc
         finally:
+            if not complete:  # an error, or the caller stopped early: never reuse it
+                self.raw.close()
             self._release()
 
     def _release(self) -> None:
