@@ -11,8 +11,14 @@ import trustme
 
 sys.path.insert(0, os.path.dirname(__file__))
 
+import _open_url
 import securl
 import securl._context
+from _secret_guard import (  # noqa: F401 - the suite-wide secret-leak guard (see module)
+    _secret_guard_session,
+    pytest_runtest_makereport,
+    secret_guard,
+)
 from _servers import LocalServer, server_context
 
 # Variables of the test machine that would change trust or routing decisions.
@@ -81,6 +87,18 @@ def https_server(leaf: trustme.LeafCert) -> Iterator[LocalServer]:
 def http_server() -> Iterator[LocalServer]:
     with LocalServer() as server:
         yield server
+
+
+@pytest.fixture(params=["session", "urlopen"])
+def open_url(request: pytest.FixtureRequest, ca_file: str,
+             monkeypatch: pytest.MonkeyPatch) -> Iterator[_open_url.OpenURL]:
+    """``open_url(url, timeout=) -> bytes`` through a Session or the urlopen drop-in."""
+    if request.param == "urlopen":
+        monkeypatch.setenv("SSL_CERT_FILE", ca_file)
+        yield _open_url.urlopen_opener
+        return
+    with securl.Session(ca_certs=ca_file) as session:
+        yield _open_url.session_opener(session)
 
 
 def expired_leaf(ca: trustme.CA) -> trustme.LeafCert:

@@ -31,14 +31,14 @@ def test_ci_runs_the_readme_test_command() -> None:
 # Every public name, pinned: nothing becomes public by accident. Add names here on purpose.
 EXPORTED = (
     "AuditEvent", "AuthError", "BasicAuth", "ClientCertificateRequired", "ConfigurationError",
-    "ConnectTimeout", "ConnectionError", "DigestAuth", "InsecureRedirectError",
-    "InsecureRequestWarning", "InvalidRequest", "PeerInfo", "PinMismatchError", "PolicyError",
-    "ProtocolError", "ReadTimeout", "RedirectError", "Response", "SecurityWarning",
-    "SecurlError", "Session", "TLSConfig", "TLSVerificationError", "Timeout",
-    "TooManyRedirects", "TransportError", "TrustInfo", "__version__", "add_audit_hook",
-    "audit", "create_context", "delete", "get", "head", "install", "options", "patch",
-    "pinned", "post", "put", "remove_audit_hook", "request", "trust_info", "uninstall",
-    "unverified", "urllib", "verifiers",
+    "ConnectTimeout", "ConnectionError", "DeadlineExceeded", "DigestAuth",
+    "InsecureRedirectError", "InsecureRequestWarning", "InvalidRequest", "PeerInfo",
+    "PinMismatchError", "PolicyError", "ProtocolError", "ReadTimeout", "RedirectError",
+    "Response", "ResponseTooLarge", "SecurityWarning", "SecurlError", "Session", "TLSConfig",
+    "TLSVerificationError", "Timeout", "Timeouts", "TooManyRedirects", "TransportError",
+    "TrustInfo", "__version__", "add_audit_hook", "audit", "create_context", "delete", "get",
+    "head", "install", "options", "patch", "pinned", "post", "put", "remove_audit_hook",
+    "request", "trust_info", "uninstall", "unverified", "urllib", "verifiers",
 )
 
 

@@ -733,7 +733,7 @@ def test_timeouts_are_never_infinite(web: LocalServer) -> None:
 
     assert _timeout(socket._GLOBAL_DEFAULT_TIMEOUT) is DEFAULT_TIMEOUT  # type: ignore[attr-defined]
     assert _timeout(None) is DEFAULT_TIMEOUT
-    assert _timeout(2.5).read_timeout == 2.5
+    assert _timeout(2.5).read == 2.5
     with pytest.raises(ValueError, match="timeout"):
         securl_urllib.request.urlopen(web.url("/"), timeout=0)
 

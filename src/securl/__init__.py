@@ -29,6 +29,7 @@ from .exceptions import (
     ConfigurationError,
     ConnectionError,
     ConnectTimeout,
+    DeadlineExceeded,
     InsecureRedirectError,
     InsecureRequestWarning,
     InvalidRequest,
@@ -37,6 +38,7 @@ from .exceptions import (
     ProtocolError,
     ReadTimeout,
     RedirectError,
+    ResponseTooLarge,
     SecurityWarning,
     SecurlError,
     Timeout,
@@ -50,7 +52,7 @@ if TYPE_CHECKING:
     from ._api import delete, get, head, options, patch, post, put, request
     from ._auth import BasicAuth, DigestAuth
     from ._response import Response
-    from ._session import Session
+    from ._session import Session, Timeouts
 
 #: Public names whose module imports urllib3: loaded on first access (PEP 562).
 _LAZY = {
@@ -58,6 +60,7 @@ _LAZY = {
     "DigestAuth": "._auth",
     "Response": "._response",
     "Session": "._session",
+    "Timeouts": "._session",
     "delete": "._api",
     "get": "._api",
     "head": "._api",
@@ -93,6 +96,7 @@ __all__ = [
     "ConfigurationError",
     "ConnectTimeout",
     "ConnectionError",
+    "DeadlineExceeded",
     "DigestAuth",
     "InsecureRedirectError",
     "InsecureRequestWarning",
@@ -104,12 +108,14 @@ __all__ = [
     "ReadTimeout",
     "RedirectError",
     "Response",
+    "ResponseTooLarge",
     "SecurityWarning",
     "SecurlError",
     "Session",
     "TLSConfig",
     "TLSVerificationError",
     "Timeout",
+    "Timeouts",
     "TooManyRedirects",
     "TransportError",
     "TrustInfo",

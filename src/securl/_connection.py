@@ -1,5 +1,10 @@
 """urllib3 connection and pool classes that carry securl's checks into every handshake.
 
+Before connecting, a verified HTTPS connection takes its context from the trust decision
+(``TLSPolicy.context()``), so a trust store or client key file that changed since the last
+connection is re-read, and one that disappeared fails with :class:`~securl.ConfigurationError`
+instead of being used from memory or skipped (see ``securl._context``).
+
 Right after the TLS handshake, before any request byte is written, a connection runs the
 checks of its :class:`~securl._tls.TLSPolicy`, in this order, and on the first failure closes
 the socket and raises (so the server never receives a request):
@@ -27,25 +32,109 @@ What is read from the peer certificate (its SPKI pin, subject, issuer, expiry) i
 function of the certificate's DER bytes, so it is kept in a small cache keyed by those exact
 bytes: every new connection to the same server presents the same certificate, and parsing it
 again each time was a measurable part of a connection's cost (see benchmarks/NOTES.md).
+
+Every connection (http and https):
+
+* is watched by the total deadline of the call using it (``securl._deadline``) from the
+  moment it connects or sends a request;
+* reports a TLS handshake that timed out as a connect timeout, not a read timeout;
+* refuses a response head cut off by the end of the connection (a status line or header
+  block without its final line end): ``http.client`` would accept the fragment as a complete,
+  empty response.
 """
 
 from __future__ import annotations
 
+import builtins
+import http.client
 import ssl
 from typing import Any, NamedTuple
 
-from urllib3.connection import HTTPSConnection
+from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError
 from urllib3.util.ssltransport import SSLTransport
 
 from ._audit import emit
+from ._deadline import watch_current
 from ._peer import PeerInfo, peer_chain
 from ._pinning import changed_key_error
 from ._tls import TLSPolicy
 from ._x509 import hostname_matches, parse_certificate, spki_pin
 from .exceptions import PinMismatchError, TLSVerificationError
 
-__all__ = ["SecurlHTTPSConnection", "SecurlHTTPSConnectionPool", "verifier_name"]
+__all__ = [
+    "SecurlHTTPConnection",
+    "SecurlHTTPConnectionPool",
+    "SecurlHTTPSConnection",
+    "SecurlHTTPSConnectionPool",
+    "TruncatedResponseHead",
+    "verifier_name",
+]
+
+_MAXLINE = 65536  # http.client's line limit; a longer line is its LineTooLong, not ours
+
+
+class TruncatedResponseHead(http.client.HTTPException):
+    """The connection ended inside the status line or the header block."""
+
+
+class _HeadReader:
+    """Wraps a response's file during ``begin()`` to notice a head cut off by EOF."""
+
+    def __init__(self, fp: Any) -> None:
+        self._fp = fp
+        self.truncated = False
+
+    def readline(self, limit: int = -1) -> bytes:
+        line: bytes = self._fp.readline(limit)
+        if not line.endswith(b"\n") and len(line) <= _MAXLINE:
+            self.truncated = True
+        return line
+
+    def close(self) -> None:
+        self._fp.close()
+
+
+class _StrictHeadResponse(http.client.HTTPResponse):
+    """An ``http.client`` response that refuses a head the server did not finish."""
+
+    def begin(self) -> None:
+        if self.headers is not None:
+            return
+        fp = self.fp
+        reader = _HeadReader(fp)
+        self.fp = reader
+        try:
+            super().begin()
+        finally:
+            if self.fp is reader:
+                self.fp = fp
+        if reader.truncated:
+            self.close()
+            raise TruncatedResponseHead(
+                "the connection closed in the middle of the response status line or headers"
+            )
+
+
+class SecurlHTTPConnection(HTTPConnection):
+    """A plain-HTTP connection under the call's total deadline, with strict response heads."""
+
+    response_class = _StrictHeadResponse
+
+    def connect(self) -> None:
+        watch_current(self)
+        super().connect()
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        watch_current(self)
+        super().request(*args, **kwargs)
+
+
+class SecurlHTTPConnectionPool(HTTPConnectionPool):
+    """An HTTP pool whose connections are :class:`SecurlHTTPConnection`."""
+
+    ConnectionCls = SecurlHTTPConnection
 
 
 def _name(rdns: Any) -> str | None:
@@ -147,12 +236,24 @@ def _peer_facts(sock: ssl.SSLSocket | SSLTransport, der: bytes, verified: bool) 
 class SecurlHTTPSConnection(HTTPSConnection):
     """An HTTPSConnection that enforces pins and verifiers and audits every TLS connection."""
 
+    response_class = _StrictHeadResponse
+
     def __init__(self, *args: Any, securl_policy: TLSPolicy, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.securl_policy = securl_policy
 
     def connect(self) -> None:
-        super().connect()
+        watch_current(self)
+        if self.securl_policy.mode == "verified":
+            # Re-checks the trust and client-key files; raises if they became unusable.
+            self.ssl_context = self.securl_policy.context()
+        try:
+            super().connect()
+        except builtins.TimeoutError as exc:
+            raise ConnectTimeoutError(
+                self, f"TLS handshake with {self.host}:{self.port} timed out "
+                f"(connect timeout={self.timeout})"
+            ) from exc
         sock = self.sock
         if not isinstance(sock, (ssl.SSLSocket, SSLTransport)):  # pragma: no cover
             return
@@ -228,6 +329,7 @@ class SecurlHTTPSConnection(HTTPSConnection):
             emit("pin_mismatch", host=host, port=port, source=existing.where,
                  expected=list(existing.pins), got=pin)
             raise changed_key_error(existing, host, port, pin)
+
     def request(self, *args: Any, **kwargs: Any) -> None:
         """Send the request; if the server has already hung up, surface its TLS alert.
 
@@ -236,7 +338,9 @@ class SecurlHTTPSConnection(HTTPSConnection):
         closes. Depending on timing the client's first write fails with a bare EOF before it
         reads anything; the alert is still waiting in the socket, so read it and raise that
         instead, which securl's error mapping turns into ClientCertificateRequired.
+        The call's total deadline watches the connection from here on.
         """
+        watch_current(self)
         try:
             super().request(*args, **kwargs)
         except ssl.SSLEOFError as exc:

@@ -12,6 +12,15 @@ verification or hostname checks, lower the TLS version, drop X.509 flags, load o
 client certificate) raises :class:`~securl.PolicyError` instead of silently weakening every
 other user of the same object. Setting a value it already has is allowed (urllib3 re-asserts
 ``verify_mode`` on every connection).
+
+A cached context remembers the files it was built from (CA bundle or directory, client
+certificate and key, the policy's ``extra_ca_certs``) and their identity (device, inode,
+size, mtime, ctime). :func:`create_context` re-checks them on every call -- a few ``stat``
+calls, made once per new connection -- and rebuilds the context when one changed. So a
+rotated trust store or client certificate takes effect on the next new connection, and one
+that was removed or made unreadable fails with :class:`~securl.ConfigurationError` naming the
+file: never a silent fallback to the CAs still in memory, to another trust source, or to no
+verification. Connections already open stay as they were verified.
 """
 
 from __future__ import annotations
@@ -233,6 +242,40 @@ def _apply_trust(ctx: ssl.SSLContext, trust: TrustInfo, policy: Policy) -> None:
             ) from None
 
 
+FileSignature = tuple[tuple[str, "tuple[int, ...] | None"], ...]
+
+
+def _source_paths(trust: TrustInfo, config: TLSConfig, policy: Policy) -> tuple[str, ...]:
+    """The files and directories a context for ``config`` is loaded from."""
+    paths: list[str] = []
+    if trust.cafile:
+        paths.append(trust.cafile)
+    if trust.capath:
+        paths.extend(d for d in trust.capath.split(os.pathsep) if d)
+    for path in (config.client_cert, config.client_key, policy.extra_ca_certs):
+        if path:
+            paths.append(str(path))
+    return tuple(paths)
+
+
+def file_signature(paths: tuple[str, ...]) -> FileSignature:
+    """Identity of each path now: (device, inode, size, mtime, ctime), or None if missing."""
+    out: list[tuple[str, tuple[int, ...] | None]] = []
+    for path in paths:
+        try:
+            st = os.stat(path)
+        except OSError:
+            out.append((path, None))
+            continue
+        out.append((path, (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)))
+    return tuple(out)
+
+
+def _sources_changed(ctx: ssl.SSLContext) -> bool:
+    paths: tuple[str, ...] = getattr(ctx, "_securl_paths", ())
+    return bool(paths) and file_signature(paths) != getattr(ctx, "_securl_signature", None)
+
+
 def build_context(config: TLSConfig, policy: Policy | None = None, *, seal: bool = True,
                   alpn: bool = True) -> ssl.SSLContext:
     """Build (uncached) a verifying context for ``config``; see the module rules.
@@ -243,6 +286,9 @@ def build_context(config: TLSConfig, policy: Policy | None = None, *, seal: bool
     """
     policy = policy or get_policy()
     trust = resolve_trust(config)
+    # Taken before loading: a file that changes during the load is seen as changed later.
+    paths = _source_paths(trust, config, policy)
+    signature = file_signature(paths)
     ctx: ssl.SSLContext
     if trust.source == "truststore":
         ctx = _truststore_context_class()(ssl.PROTOCOL_TLS_CLIENT)
@@ -259,6 +305,8 @@ def build_context(config: TLSConfig, policy: Policy | None = None, *, seal: bool
     if config.client_cert is not None:
         _load_client_cert(ctx, config)
     ctx.trust = trust  # type: ignore[attr-defined]
+    ctx._securl_paths = paths  # type: ignore[attr-defined]
+    ctx._securl_signature = signature  # type: ignore[attr-defined]
     if seal:
         ctx.seal()  # type: ignore[attr-defined]
     return ctx
@@ -274,7 +322,9 @@ def create_context(config: TLSConfig | None = None) -> ssl.SSLContext:
 
     The cache key is the config plus ``SSL_CERT_FILE``/``SSL_CERT_DIR`` (read now, not at
     import) plus the policy, so changing any of them yields a new context while equal inputs
-    return the very same (sealed) object. Thread-safe.
+    return the very same (sealed) object. A cached context whose source files changed is
+    rebuilt, or the call fails if they became unusable (see the module docstring).
+    Thread-safe.
     """
     # Load the policy before taking the cache lock: loading emits securl.policy_loaded, and
     # an audit hook that itself uses securl would otherwise wait for this lock forever.
@@ -282,10 +332,11 @@ def create_context(config: TLSConfig | None = None) -> ssl.SSLContext:
     environ = os.environ
     key = (config or _DEFAULT, environ.get("SSL_CERT_FILE"), environ.get("SSL_CERT_DIR"))
     ctx = _cache.get(key)
-    if ctx is None:
+    if ctx is None or _sources_changed(ctx):
         with _cache_lock:
             ctx = _cache.get(key)
-            if ctx is None:
+            if ctx is None or _sources_changed(ctx):
+                _cache.pop(key, None)
                 ctx = build_context(config or _DEFAULT)
                 _cache[key] = ctx
     return ctx

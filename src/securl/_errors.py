@@ -6,15 +6,21 @@ Callers chain with ``raise mapped from original``.
 
 from __future__ import annotations
 
+import http.client
 import ssl
+from typing import TYPE_CHECKING
 
 from ._audit import emit
 from ._trust import TrustInfo
 from .exceptions import ClientCertificateRequired, TLSVerificationError
 
+if TYPE_CHECKING:
+    from ._deadline import Deadline
+
 __all__ = [
     "client_cert_demand_response",
     "client_cert_required",
+    "deadline_exceeded",
     "is_client_cert_demand",
     "map_transport_error",
     "reason_code_for",
@@ -223,6 +229,21 @@ def client_cert_demand_response(response: object, host: str, port: int,
     return None
 
 
+def deadline_exceeded(deadline: Deadline, host: str, port: int | None,
+                      reason: object = None) -> Exception:
+    """The error for a call that ran past its total deadline."""
+    from .exceptions import DeadlineExceeded
+
+    where = f"{host}:{port}" if port else host
+    return DeadlineExceeded(
+        f"the request to {where} did not complete within its total deadline of "
+        f"{deadline.total:g} s (connect, TLS, headers, body and redirects together); the "
+        "server may be sending very slowly. Raise it with "
+        "timeout=securl.Timeouts(total=...) if that is expected",
+        reason=reason, host=host, port=port,
+    )
+
+
 def _causes(exc: BaseException) -> list[BaseException]:
     """``exc`` and what it wraps (args, __cause__, __context__, urllib3's .reason), in order."""
     seen: list[BaseException] = []
@@ -247,14 +268,20 @@ def map_transport_error(
     trust: TrustInfo | None = None,
     cert_given: bool = False,
     proxy: str | None = None,
+    deadline: Deadline | None = None,
 ) -> Exception:
     """Turn a urllib3/ssl/socket error into the securl error that explains it.
 
     The caller raises the result ``from exc``. Errors securl raised itself inside urllib3
-    (e.g. a pin mismatch during connect) come back out unchanged.
+    (e.g. a pin mismatch during connect) come back out unchanged. Once the call's total
+    ``deadline`` has passed, whatever broke (the watchdog shuts the socket down, so it is
+    usually an EOF or reset) is reported as :class:`~securl.DeadlineExceeded`. A server that
+    broke HTTP -- a bad status line, a head cut off by EOF, more than 100 headers, a line over
+    64 KiB, a body shorter than its Content-Length -- is a :class:`~securl.ProtocolError`.
     """
     from urllib3 import exceptions as u3
 
+    from ._connection import TruncatedResponseHead
     from .exceptions import (
         ConnectionError,
         ConnectTimeout,
@@ -271,6 +298,8 @@ def map_transport_error(
     for err in chain:
         if isinstance(err, ssl.SSLCertVerificationError):
             return tls_verification_error(err, host, port, trust)
+    if deadline is not None and deadline.passed:
+        return deadline_exceeded(deadline, host, port, reason=exc)
     for err in chain:
         if isinstance(err, ssl.SSLError) and is_client_cert_demand(err):
             return client_cert_required(err, host, port, cert_given)
@@ -307,11 +336,28 @@ def map_transport_error(
     if isinstance(exc, u3.ProtocolError):
         inner = exc.args[1] if len(exc.args) > 1 else exc
         text = str(inner)
-        if "line" in text.lower() and ("got more than" in text or "too long" in text):
-            return ProtocolError(f"{where} sent a response header that is too long: {text}",
-                                 reason=exc, host=host, port=port)
-        if type(inner).__name__ in ("BadStatusLine", "LineTooLong", "HTTPException",
-                                    "UnknownProtocol", "IncompleteRead"):
+        if isinstance(inner, http.client.LineTooLong):
+            return ProtocolError(
+                f"{where} sent a response line longer than 64 KiB ({text}); securl refuses "
+                "oversized response heads", reason=exc, host=host, port=port)
+        if isinstance(inner, http.client.HTTPException) and "more than" in text and (
+                "headers" in text):
+            return ProtocolError(
+                f"{where} sent more than 100 response headers ({text}); securl refuses "
+                "oversized response heads", reason=exc, host=host, port=port)
+        if isinstance(inner, TruncatedResponseHead):
+            return ProtocolError(f"{where} broke the HTTP protocol: {text}; the connection "
+                                 "is closed", reason=exc, host=host, port=port)
+        if isinstance(inner, http.client.IncompleteRead) or "ended prematurely" in text:
+            got = getattr(inner, "partial", None)
+            counts = (f" ({got if isinstance(got, int) else len(got)} bytes read, "
+                      f"{getattr(inner, 'expected', '?')} more expected)"
+                      if got is not None else "")
+            return ProtocolError(
+                f"{where} closed the connection in the middle of the response body{counts}; "
+                "the connection is closed, not reused", reason=exc, host=host, port=port)
+        if isinstance(inner, http.client.HTTPException) and not isinstance(
+                inner, http.client.RemoteDisconnected):
             return ProtocolError(f"{where} broke the HTTP protocol: {type(inner).__name__}: "
                                  f"{text}", reason=exc, host=host, port=port)
         return ConnectionError(f"the connection to {where}{via} was lost: {text}",

@@ -12,13 +12,13 @@ import threading
 from collections import OrderedDict
 from typing import NamedTuple
 
-from urllib3 import HTTPConnectionPool, make_headers
+from urllib3 import make_headers
 from urllib3.connection import ProxyConfig
 from urllib3.connectionpool import ConnectionPool
 from urllib3.util import Url, parse_url
 
 from ._audit import redact_transport_logs
-from ._connection import SecurlHTTPSConnectionPool
+from ._connection import SecurlHTTPConnectionPool, SecurlHTTPSConnectionPool
 from ._tls import TLSPolicy
 
 __all__ = ["PoolKey", "PoolRegistry"]
@@ -100,9 +100,9 @@ class PoolRegistry:
                     securl_policy=policy, headers=proxy_headers,
                     **common,  # type: ignore[arg-type]
                 )
-            return HTTPConnectionPool(proxy.host or "", proxy.port or 80,
-                                      headers=proxy_headers, **common)  # type: ignore[arg-type]
-        return HTTPConnectionPool(key.host, key.port, **common)  # type: ignore[arg-type]
+            return SecurlHTTPConnectionPool(proxy.host or "", proxy.port or 80,
+                                            headers=proxy_headers, **common)  # type: ignore[arg-type]
+        return SecurlHTTPConnectionPool(key.host, key.port, **common)  # type: ignore[arg-type]
 
     def clear(self) -> None:
         """Close every pool (idle connections are closed; in-use ones when released)."""

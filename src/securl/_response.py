@@ -1,17 +1,33 @@
-"""securl.Response: what a request returns."""
+"""securl.Response: what a request returns.
+
+Reading the body follows three rules, all in :meth:`Response._chunks`:
+
+* the body is decoded (gzip/deflate) in bounded steps and counted *after* decompression; more
+  than ``max_body_size`` bytes raise :class:`~securl.ResponseTooLarge` and close the
+  connection, so a small compressed "bomb" cannot exhaust memory;
+* the call's total deadline keeps running while the body is read (also with ``stream=True``);
+* every failure while reading is mapped by ``securl._errors`` (a body cut short is a
+  :class:`~securl.ProtocolError`); a connection whose body was not read to the end (an error,
+  or a caller that stopped iterating) is closed, never reused.
+"""
 
 from __future__ import annotations
 
 import codecs
 import json as _json
 import re
+import urllib.parse
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from urllib3 import BaseHTTPResponse, HTTPHeaderDict
 
+from .exceptions import ResponseTooLarge, SecurlError
+
 if TYPE_CHECKING:
     from types import TracebackType
+
+    from ._deadline import Deadline
 
 __all__ = ["Response"]
 
@@ -27,7 +43,16 @@ class Response:
     """
 
     def __init__(self, raw: BaseHTTPResponse, url: str, method: str,
-                 history: list[Response] | None = None) -> None:
+                 history: list[Response] | None = None, *, host: str | None = None,
+                 port: int | None = None, deadline: Deadline | None = None,
+                 max_body_size: int | None = None) -> None:
+        if host is None:
+            parts = urllib.parse.urlsplit(url)
+            host, port = parts.hostname or "", port or parts.port
+        self._host = host
+        self._port = port
+        self._deadline = deadline
+        self.max_body_size = max_body_size
         self.raw = raw
         self.status: int = raw.status
         self.reason: str = raw.reason or ""
@@ -49,11 +74,54 @@ class Response:
     def content(self) -> bytes:
         """The whole body (decoded from gzip/deflate); read once, then kept."""
         if self._content is None:
-            try:
-                self._content = self.raw.read(decode_content=True)
-            finally:
-                self.raw.release_conn()
+            self._content = b"".join(self._chunks(64 * 1024))
         return self._content
+
+    def _too_large(self, what: str) -> ResponseTooLarge:
+        limit = self.max_body_size or 0
+        return ResponseTooLarge(
+            f"the response from {self._host}:{self._port} {what} the limit of {limit} bytes "
+            "(max_body_size); the connection is closed. Raise max_body_size on the Session "
+            "or the call if such a large body is expected",
+            limit=limit, host=self._host, port=self._port,
+        )
+
+    def _chunks(self, chunk_size: int) -> Iterator[bytes]:
+        """The decoded body in chunks, under the size limit and the deadline (module rules)."""
+        limit = self.max_body_size
+        complete = False
+        try:
+            if limit is not None:
+                length = self.headers.get("Content-Length", "")
+                encoding = self.headers.get("Content-Encoding", "identity").strip().lower()
+                if encoding in ("", "identity") and length.isdigit() and int(length) > limit:
+                    raise self._too_large(f"announces {int(length)} bytes, over")
+            seen = 0
+            for chunk in self.raw.stream(chunk_size, decode_content=True):
+                seen += len(chunk)
+                if limit is not None and seen > limit:
+                    raise self._too_large("decompresses to more than")
+                yield chunk
+            complete = True
+        except SecurlError:
+            self.raw.close()
+            raise
+        except Exception as exc:
+            self.raw.close()
+            from ._errors import map_transport_error
+
+            raise map_transport_error(exc, self._host, self._port,
+                                      deadline=self._deadline) from exc
+        finally:
+            if not complete:  # an error, or the caller stopped early: never reuse it
+                self.raw.close()
+            self._release()
+
+    def _release(self) -> None:
+        """Stop the deadline watching the connection, then hand the connection back."""
+        if self._deadline is not None:
+            self._deadline.release()
+        self.raw.release_conn()
 
     @property
     def encoding(self) -> str | None:
@@ -81,10 +149,7 @@ class Response:
             for i in range(0, len(self._content), chunk_size):
                 yield self._content[i : i + chunk_size]
             return
-        try:
-            yield from self.raw.stream(chunk_size, decode_content=True)
-        finally:
-            self.raw.release_conn()
+        yield from self._chunks(chunk_size)
 
     def raise_for_status(self) -> Response:
         """Raise :class:`urllib.error.HTTPError` for a 4xx/5xx status; else return self."""
@@ -98,7 +163,7 @@ class Response:
         """Release the connection; an unread body is discarded with the connection."""
         if self._content is None:
             self.raw.close()
-        self.raw.release_conn()
+        self._release()
 
     def __enter__(self) -> Response:
         return self

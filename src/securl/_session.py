@@ -10,7 +10,10 @@ Decisions made here, each in one function:
   ``tls=securl.pinned()`` is audited too;
 * one exchange on a pooled connection (:func:`send`, shared with ``securl.urllib``);
 * the redirect rule (:func:`redirect_rule`);
-* timeouts (:func:`make_timeout`): every network wait has one;
+* timeouts (:func:`make_timeout`): every network wait has one, and every call has a total
+  deadline (:class:`Timeouts`), enforced by ``securl._deadline``;
+* the body size limit (``max_body_size``): what a response may decompress to, enforced by
+  ``securl.Response``.
 * answering a 401 or a demand for a client certificate (:meth:`Session._challenged`): the
   auth object's :class:`~securl._auth.AuthFlow` decides whether to resend, the rules being in
   ``securl._auth``.
@@ -25,7 +28,7 @@ import os
 import threading
 import urllib.parse
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
 from urllib3 import BaseHTTPResponse, HTTPHeaderDict
@@ -36,7 +39,8 @@ from ._audit import emit, redact_url
 from ._auth import Auth, AuthFlow, coerce_auth
 from ._caller import caller_location, external_stacklevel
 from ._config import CAInput, TLSConfig
-from ._errors import client_cert_demand_response, map_transport_error
+from ._deadline import Deadline, set_current
+from ._errors import client_cert_demand_response, deadline_exceeded, map_transport_error
 from ._guard import check_process_wide
 from ._pinning import HostPins, PinsFile, open_pins_file, policy_pins_file
 from ._policy import check_unverified_allowed, get_policy
@@ -63,13 +67,68 @@ from .exceptions import (
     TooManyRedirects,
 )
 
-__all__ = ["DEFAULT_TIMEOUT", "Session", "allow_opt_out", "make_timeout", "send"]
+__all__ = [
+    "DEFAULT_MAX_BODY_SIZE",
+    "DEFAULT_TIMEOUT",
+    "Session",
+    "Timeouts",
+    "allow_opt_out",
+    "make_timeout",
+    "send",
+]
 
-TimeoutInput = float | tuple[float, float] | Urllib3Timeout | None
 CertInput = str | tuple[str, str] | tuple[str, str, str] | None
 
-#: Connect (TCP + TLS handshake) and read (between bytes) timeouts, in seconds.
-DEFAULT_TIMEOUT = Urllib3Timeout(connect=10.0, read=30.0)
+#: Default total deadline of a call, in seconds (as aiohttp's default ``total``).
+DEFAULT_TOTAL = 300.0
+#: Default limit on a response body after decompression: 100 MiB.
+DEFAULT_MAX_BODY_SIZE = 100 * 1024 * 1024
+
+
+def _positive(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ConfigurationError(
+            f"timeout {name}={value!r}: every timeout must be a positive number of seconds; "
+            "securl never waits forever"
+        )
+    return float(value)
+
+
+@dataclasses.dataclass(frozen=True)
+class Timeouts:
+    """Every wait of a call, in seconds.
+
+    Attributes:
+        connect: the TCP connection and the TLS handshake (default 10).
+        read: the longest wait for the next bytes of the response (default 30).
+        total: the whole call -- connect, TLS, request, headers, body and every redirect --
+            however steadily the server keeps sending (default 300). A server that drips one
+            byte per second defeats ``read`` but not ``total``: it fails with
+            :class:`~securl.DeadlineExceeded`. With ``stream=True`` reading the body counts too.
+
+    Every value must be a positive number: there is no "wait forever".
+    """
+
+    connect: float = 10.0
+    read: float = 30.0
+    total: float = DEFAULT_TOTAL
+
+    def __post_init__(self) -> None:
+        for name in ("connect", "read", "total"):
+            object.__setattr__(self, name, _positive(name, getattr(self, name)))
+
+    def for_attempt(self, deadline: Deadline) -> Urllib3Timeout:
+        """Socket timeouts for one attempt: ``connect``/``read``, capped at the time left."""
+        left = max(deadline.remaining(), 0.001)
+        return Urllib3Timeout(connect=min(self.connect, left), read=min(self.read, left))
+
+
+TimeoutInput = (
+    float | tuple[float, float] | tuple[float, float, float] | Timeouts | Urllib3Timeout | None
+)
+
+#: Connect (TCP + TLS handshake), read (between bytes) and total (whole call), in seconds.
+DEFAULT_TIMEOUT = Timeouts()
 _UNSET: Any = object()
 USER_AGENT = f"securl/{__version__}"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -79,26 +138,38 @@ _SENSITIVE_ON_CROSS_ORIGIN = ("Authorization", "Proxy-Authorization", "Cookie")
 _NO_RETRIES = Retry.from_int(False, redirect=False)
 
 
-def make_timeout(timeout: TimeoutInput) -> Urllib3Timeout:
-    """``timeout`` as a urllib3 Timeout: a number (both), ``(connect, read)``, or a Timeout.
+def make_timeout(timeout: TimeoutInput) -> Timeouts:
+    """``timeout`` as :class:`Timeouts`.
 
-    Rule: never an infinite wait, so ``None`` components and non-positive values are refused.
+    Accepts a number (connect and read), ``(connect, read)``, ``(connect, read, total)``,
+    a :class:`Timeouts` or a urllib3 ``Timeout`` (its ``total``, if set, becomes ours).
+    Where no total is given it is :data:`DEFAULT_TOTAL`. Rule: never an infinite wait, so
+    ``None`` components and non-positive values are refused.
     """
-    if isinstance(timeout, Urllib3Timeout):
-        parts: tuple[object, object] = (timeout.connect_timeout, timeout.read_timeout)
-    elif isinstance(timeout, tuple) and len(timeout) == 2:
-        parts = timeout
-    else:
-        parts = (timeout, timeout)
-    for value in parts:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            raise ConfigurationError(
-                f"timeout={timeout!r}: give positive seconds as a number or a (connect, read) "
-                "tuple; securl never waits forever"
-            )
-    if isinstance(timeout, Urllib3Timeout):
+    if isinstance(timeout, Timeouts):
         return timeout
-    return Urllib3Timeout(connect=parts[0], read=parts[1])  # type: ignore[arg-type]
+    if isinstance(timeout, Urllib3Timeout):
+        total = timeout.total
+        return Timeouts(timeout.connect_timeout, timeout.read_timeout,  # type: ignore[arg-type]
+                        total if isinstance(total, (int, float)) else DEFAULT_TOTAL)
+    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
+        return Timeouts(timeout, timeout)
+    if isinstance(timeout, tuple) and len(timeout) in (2, 3):
+        return Timeouts(*timeout)
+    raise ConfigurationError(
+        f"timeout={timeout!r}: give seconds as a number, a (connect, read) tuple or "
+        "securl.Timeouts(connect=, read=, total=); securl never waits forever"
+    )
+
+
+def _check_max_body_size(value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigurationError(
+            f"max_body_size={value!r}: give a number of bytes (or None for no limit)"
+        )
+    return value
 
 
 def _cert_fields(cert: CertInput) -> dict[str, Any]:
@@ -212,8 +283,9 @@ def send(
     headers: Mapping[str, str],
     body: Any,
     policy: TLSPolicy,
-    timeout: Urllib3Timeout,
+    timeout: Timeouts | Urllib3Timeout,
     *,
+    deadline: Deadline | None = None,
     proxy: str | None = None,
     proxy_headers: tuple[tuple[str, str], ...] = (),
     chunked: bool = False,
@@ -224,10 +296,22 @@ def send(
     The pool is chosen by :class:`~securl._pool.PoolKey` (the whole trust decision); the
     response is not preloaded: reading it to the end (or closing it) frees the connection.
     Through a plain-http proxy the request line carries the absolute URL (no fragment).
+    With a ``deadline`` (``securl._deadline``) the connection used is watched by it until the
+    response is read or closed, and the socket timeouts are capped at the time left.
     """
+    if deadline is not None:
+        if deadline.passed:
+            raise deadline_exceeded(deadline, target.host, target.port)
+        assert isinstance(timeout, Timeouts)
+        attempt = timeout.for_attempt(deadline)
+    elif isinstance(timeout, Timeouts):
+        attempt = Urllib3Timeout(connect=timeout.connect, read=timeout.read)
+    else:
+        attempt = timeout
     key = PoolKey(target.scheme, target.host, target.port, policy, proxy, proxy_headers)
     pool = pools.get(key)
     plain_proxy = proxy is not None and target.scheme == "http"
+    previous = set_current(deadline) if deadline is not None else None
     try:
         return pool.urlopen(  # type: ignore[attr-defined, no-any-return]
             method,
@@ -237,23 +321,40 @@ def send(
             retries=_NO_RETRIES,
             redirect=False,
             assert_same_host=False,
-            timeout=timeout,
+            timeout=attempt,
             preload_content=False,
             decode_content=decode_content,
             chunked=chunked,
         )
     except Exception as exc:
+        if deadline is not None:
+            deadline.release()
         mapped = map_transport_error(
             exc, target.host, target.port,
-            trust=getattr(policy.context(), "trust", None) if target.scheme == "https"
-            else None,
+            trust=_trust_of(policy) if target.scheme == "https" else None,
             cert_given=policy.config.client_cert is not None,
             proxy=redact_url(proxy) if proxy else None,
+            deadline=deadline,
         )
         if isinstance(mapped, SecurlError) and mapped.__cause__ is not None:
             # Raised by securl during connect (e.g. a verifier's rejection): keep its cause.
             raise mapped from mapped.__cause__
         raise mapped from exc
+    finally:
+        if deadline is not None:
+            set_current(previous)
+
+
+class _Call(NamedTuple):
+    """What stays the same for one call across its redirects and challenge retries."""
+
+    policy_for: Callable[[Target], TLSPolicy]  # the trust decision for a redirect target
+    flow: AuthFlow | None
+    timeouts: Timeouts
+    deadline: Deadline
+    max_body_size: int | None
+    allow_redirects: bool
+    stream: bool
 
 
 class _Body(NamedTuple):
@@ -330,6 +431,14 @@ def _getproxies_environment() -> dict[str, str]:
     return urllib.request.getproxies_environment()
 
 
+def _trust_of(policy: TLSPolicy) -> Any:
+    """The trust source behind ``policy`` for an error message; None if it cannot be built."""
+    try:
+        return getattr(policy.context(), "trust", None)
+    except SecurlError:
+        return None
+
+
 class Session:
     """Verified HTTP(S) requests with connection pooling; safe to share between threads.
 
@@ -338,7 +447,10 @@ class Session:
             system store.
         cert: client certificate for 2-way TLS: ``'both.pem'``, ``(cert, key)`` or
             ``(cert, key, password)``; sent only when a server asks for one.
-        timeout: seconds, or ``(connect, read)``; default 10 s connect, 30 s read.
+        timeout: seconds, ``(connect, read)`` or :class:`Timeouts` (adds ``total``, the
+            deadline of a whole call); default 10 s connect, 30 s read, 300 s total.
+        max_body_size: the most bytes a response body may decode to (default 100 MiB);
+            more raises :class:`~securl.ResponseTooLarge`. ``None`` removes the limit.
         headers: sent with every request (per-call headers override; ``None`` removes).
         max_redirects: redirects followed before :class:`~securl.TooManyRedirects`.
         proxies_from_env: use ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` (read now).
@@ -376,6 +488,7 @@ class Session:
         trust_on_first_use: bool = False,
         verifiers: Iterable[Verifier] | None = None,
         auth: Auth | tuple[str, str] | None = None,
+        max_body_size: int | None = DEFAULT_MAX_BODY_SIZE,
         verify: Any = _UNSET,
         tls: Any = None,
     ) -> None:
@@ -413,6 +526,7 @@ class Session:
         self._verified.context()  # fail now, not at the first request, on bad trust input
         self.auth = coerce_auth(auth)
         self.timeout = make_timeout(timeout)
+        self.max_body_size = _check_max_body_size(max_body_size)
         self.headers = HTTPHeaderDict({
             "User-Agent": USER_AGENT, "Accept": "*/*", "Accept-Encoding": "gzip, deflate",
         })
@@ -520,6 +634,7 @@ class Session:
         stream: bool = False,
         auth: Any = _UNSET,
         allow_insecure_auth: bool = False,
+        max_body_size: int | None = _UNSET,
         verify: Any = _UNSET,
     ) -> Response:
         """Send one request (following redirects) and return its :class:`Response`.
@@ -527,6 +642,10 @@ class Session:
         ``auth=`` overrides the session's credentials for this call (``None``: none).
         ``allow_insecure_auth=True`` lets this call send Basic credentials over plain http
         (audited as ``securl.insecure_auth``).
+
+        The whole call, redirects and body included, runs under one total deadline
+        (``timeout``'s ``total``); with ``stream=True`` the deadline keeps running while the
+        body is read. ``max_body_size`` overrides the Session's limit for this call.
         """
         if self._closed:
             raise InvalidRequest("this Session is closed")
@@ -546,6 +665,8 @@ class Session:
         credentials = self.auth if auth is _UNSET else coerce_auth(auth)
         flow = (AuthFlow(credentials, target, allow_insecure=bool(allow_insecure_auth))
                 if credentials is not None else None)
+        limit = (self.max_body_size if max_body_size is _UNSET
+                 else _check_max_body_size(max_body_size))
 
         # Copy-on-write: a request that changes nothing sends the session's headers as they
         # are (urllib3 only reads them); any change, here or on a redirect, works on a copy.
@@ -556,6 +677,21 @@ class Session:
                 request_headers["Content-Type"] = body.content_type
             _merge_headers(request_headers, call_headers)
 
+        call = _Call(
+            policy_for=lambda nxt: self._tls_policy(nxt, None, cert, pins, call_verifiers),
+            flow=flow, timeouts=t, deadline=Deadline(t.total), max_body_size=limit,
+            allow_redirects=allow_redirects, stream=stream,
+        )
+        try:
+            return self._follow(call, method, target, request_headers, body, policy)
+        except BaseException:
+            call.deadline.release()
+            raise
+
+    def _follow(self, call: _Call, method: str, target: Target,
+                request_headers: HTTPHeaderDict, body: _Body, policy: TLSPolicy) -> Response:
+        """The request loop: send, answer challenges, follow redirects by redirect_rule."""
+        flow, deadline = call.flow, call.deadline
         history: list[Response] = []
         while True:
             send_headers = request_headers
@@ -563,16 +699,19 @@ class Session:
             if authorization is not None:
                 send_headers = HTTPHeaderDict(request_headers)
                 send_headers["Authorization"] = authorization
-            raw = self._send(method, target, _wire_headers(send_headers), body.data, policy, t)
-            response = Response(raw, target.url, method, history)
+            raw = self._send(method, target, _wire_headers(send_headers), body.data, policy,
+                             call.timeouts, deadline)
+            response = Response(raw, target.url, method, history, host=target.host,
+                                port=target.port, deadline=deadline,
+                                max_body_size=call.max_body_size)
             if flow is not None:
                 flow.on_response(response, target)
             if raw.status in (400, 401) and self._challenged(response, flow, method, target,
                                                              body, policy):
                 continue
             location = raw.headers.get("Location")
-            if not (allow_redirects and raw.status in _REDIRECTS and location):
-                if not stream:
+            if not (call.allow_redirects and raw.status in _REDIRECTS and location):
+                if not call.stream:
                     response.content  # noqa: B018 - read the body, release the connection
                 return response
             response.content  # noqa: B018
@@ -607,7 +746,7 @@ class Session:
             if nxt.origin != target.origin:
                 # A tls= mode covers the origin the caller named, not wherever it redirects;
                 # and the new host has its own entries in pins files.
-                policy = self._tls_policy(nxt, None, cert, pins, call_verifiers)
+                policy = call.policy_for(nxt)
             history = [*history, response]
             target, method = nxt, new_method
             if flow is not None:
@@ -636,10 +775,10 @@ class Session:
         return False
 
     def _send(self, method: str, target: Target, headers: Mapping[str, str], body: Any,
-              policy: TLSPolicy, timeout: Urllib3Timeout) -> BaseHTTPResponse:
-        """One HTTP exchange on this Session's pools (see :func:`send`)."""
-        return send(self._pools, method, target, headers, body, policy, timeout,
-                    proxy=self._proxy_for(target),
+              policy: TLSPolicy, timeouts: Timeouts, deadline: Deadline) -> BaseHTTPResponse:
+        """One HTTP exchange on this Session's pools (see :func:`send`), under ``deadline``."""
+        return send(self._pools, method, target, headers, body, policy, timeouts,
+                    deadline=deadline, proxy=self._proxy_for(target),
                     chunked=body is not None and not isinstance(body, bytes))
 
     def get(self, url: str, **kwargs: Any) -> Response:

@@ -6,6 +6,14 @@ control characters anywhere in the URL; ports 1-65535; no credentials in the URL
 header values hold no CR/LF/NUL. The host that connects is the one ``urllib.parse`` reports,
 and the certificate is checked for that same host.
 
+Unicode host names are sent as IDNA A-labels (``xn--...``), but only when the conversion is
+exact: a name that IDNA 2003 would silently map to a *different* name (``faß.de`` to
+``fass.de``, full-width letters to ASCII, ...) is refused, so the host that is contacted is
+always the one the caller wrote. ASCII ``xn--`` labels must be valid Punycode.
+
+Error messages show URLs without their userinfo and with secret-looking query values
+redacted (``securl._audit.redact_url``): a refused URL never leaks a password into a log.
+
 Checking a URL is a pure function of its text, so results are memoised (a bounded LRU: a
 client calling the same URLs pays the parse once); refusals are never cached, they raise.
 """
@@ -18,6 +26,7 @@ import urllib.parse
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
+from ._audit import redact_url
 from .exceptions import InvalidRequest
 
 __all__ = ["Target", "check_headers", "check_method", "parse_target"]
@@ -54,22 +63,23 @@ def parse_target(url: object) -> Target:
 
 @functools.lru_cache(maxsize=256)
 def _parse_str(url: str) -> Target:
+    shown = redact_url(url)
     bad = _BAD_URL_CHARS.search(url)
     if bad:
         raise InvalidRequest(
             f"URL contains a forbidden character {bad.group()!r} (control characters, CR, LF, "
-            "NUL and spaces are refused; percent-encode them): {url!r}"
+            f"NUL and spaces are refused; percent-encode them): {shown!r}"
         )
     try:
         parts = urllib.parse.urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise InvalidRequest(f"invalid URL {url!r}: {exc}") from None
+        raise InvalidRequest(f"invalid URL {shown!r}: {exc}") from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
         raise InvalidRequest(
             f"securl only fetches http and https URLs, not "
-            f"{parts.scheme or 'a URL without a scheme'} ({url!r}); file:, ftp:, data: and "
+            f"{parts.scheme or 'a URL without a scheme'} ({shown!r}); file:, ftp:, data: and "
             "other schemes are refused by design"
         )
     if "@" in parts.netloc:
@@ -79,24 +89,43 @@ def _parse_str(url: str) -> Target:
         )
     host = parts.hostname
     if not host:
-        raise InvalidRequest(f"URL has no host: {url!r}")
+        raise InvalidRequest(f"URL has no host: {shown!r}")
     if port is None:
         port = 443 if scheme == "https" else 80
     elif port == 0:
-        raise InvalidRequest(f"port 0 is not a valid destination: {url!r}")
-    if not host.isascii():
-        try:
-            host = host.encode("idna").decode("ascii")
-        except UnicodeError as exc:
-            raise InvalidRequest(
-                f"host {parts.hostname!r} is not a valid IDNA name: {exc}"
-            ) from None
+        raise InvalidRequest(f"port 0 is not a valid destination: {shown!r}")
+    host = idna_host(host)
     target = parts.path or "/"
     if parts.query:
         target += "?" + parts.query
     if not target.isascii():
         target = urllib.parse.quote(target, safe="/?&=%:@!$'()*+,;~-._")
     return Target(url, scheme, host, port, target)
+
+
+def idna_host(host: str) -> str:
+    """``host`` as sent on the wire: A-labels for Unicode, refused if IDNA would change it."""
+    if host.isascii():
+        if "xn--" in host:
+            try:
+                host.encode("ascii").decode("idna")
+            except UnicodeError as exc:
+                raise InvalidRequest(
+                    f"host {host!r} has an invalid IDNA (xn--) label: {exc}"
+                ) from None
+        return host
+    try:
+        encoded = host.encode("idna").decode("ascii")
+        back = encoded.encode("ascii").decode("idna")
+    except UnicodeError as exc:
+        raise InvalidRequest(f"host {host!r} is not a valid IDNA name: {exc}") from None
+    if back != host.rstrip(".") and back != host:
+        raise InvalidRequest(
+            f"host {host!r} is not in IDNA canonical form: IDNA would send it as {encoded!r}, "
+            "a different name, so it is refused. Write that name if it is the host you mean, "
+            "or give the host's xn-- form (A-label) directly"
+        )
+    return encoded
 
 
 _STANDARD_METHODS = {m: m for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")}

@@ -14,9 +14,11 @@ Every error is a :class:`SecurlError`. Errors that happen while talking to a ser
     │   ├── ClientCertificateRequired  the server demanded a client certificate
     │   ├── Timeout               (also TimeoutError)
     │   │   ├── ConnectTimeout
-    │   │   └── ReadTimeout
+    │   │   ├── ReadTimeout
+    │   │   └── DeadlineExceeded  the whole call ran past its total deadline (Timeouts.total)
     │   ├── ConnectionError       (also builtins.ConnectionError)
     │   └── ProtocolError         the server broke HTTP (bad status line, headers too big, ...)
+    │       └── ResponseTooLarge  the (decompressed) body exceeds max_body_size
     ├── RedirectError
     │   ├── InsecureRedirectError an https URL redirected to http (or another refused scheme)
     │   └── TooManyRedirects
@@ -42,6 +44,7 @@ __all__ = [
     "ConfigurationError",
     "ConnectTimeout",
     "ConnectionError",
+    "DeadlineExceeded",
     "InsecureRedirectError",
     "InsecureRequestWarning",
     "InvalidRequest",
@@ -50,6 +53,7 @@ __all__ = [
     "ProtocolError",
     "ReadTimeout",
     "RedirectError",
+    "ResponseTooLarge",
     "SecurityWarning",
     "SecurlError",
     "TLSVerificationError",
@@ -157,12 +161,29 @@ class ReadTimeout(Timeout):
     """Raised when the server did not send (all of) its response in time."""
 
 
+class DeadlineExceeded(Timeout):
+    """Raised when a whole call (connect, TLS, request, headers, body, redirects) ran past its
+    total deadline, ``Timeouts.total``, however steadily the server kept sending."""
+
+
 class ConnectionError(TransportError, builtins.ConnectionError):
     """Raised when the connection could not be made or was lost."""
 
 
 class ProtocolError(TransportError):
     """Raised when the server's response breaks HTTP (bad status line, oversized headers...)."""
+
+
+class ResponseTooLarge(ProtocolError):
+    """Raised when a response body, after decompression, is larger than ``max_body_size``.
+
+    The connection is closed, not reused. ``limit`` is the limit in bytes.
+    """
+
+    def __init__(self, message: str, *, limit: int, host: str | None = None,
+                 port: int | None = None) -> None:
+        super().__init__(message, host=host, port=port)
+        self.limit = limit
 
 
 class RedirectError(SecurlError):

@@ -70,7 +70,6 @@ from urllib.request import (
 )
 
 from urllib3 import HTTPResponse
-from urllib3.util import Timeout as Urllib3Timeout
 
 from .._audit import emit, redact_url
 from .._config import TLSConfig
@@ -78,7 +77,14 @@ from .._context import create_context
 from .._guard import check_process_wide
 from .._policy import get_policy
 from .._pool import PoolRegistry
-from .._session import DEFAULT_TIMEOUT, allow_opt_out, make_timeout, redirect_rule, send
+from .._session import (
+    DEFAULT_TIMEOUT,
+    Timeouts,
+    allow_opt_out,
+    make_timeout,
+    redirect_rule,
+    send,
+)
 from .._tls import TLSPolicy
 from .._validate import Target, check_method, parse_target
 from ..exceptions import (
@@ -186,7 +192,7 @@ class OpenerDirector(_std.OpenerDirector):
 
 
 # -- transport -------------------------------------------------------------------------------
-def _timeout(value: object) -> Urllib3Timeout:
+def _timeout(value: object) -> Timeouts:
     """urllib's timeout as securl's: the "no timeout given" default and None mean securl's
     default (10 s connect, 30 s between bytes); a number applies to both."""
     if value is None or value is socket._GLOBAL_DEFAULT_TIMEOUT:  # type: ignore[attr-defined]
