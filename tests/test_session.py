@@ -462,3 +462,29 @@ def test_module_level_functions_use_one_default_session() -> None:
     from securl._api import default_session
 
     assert default_session() is default_session()
+
+
+def test_policy_forbidding_opt_outs_refuses_unverified_in_a_fresh_process(
+    self_signed_server: LocalServer, tmp_path: object
+) -> None:
+    import subprocess
+    import sys
+
+    policy = os.path.join(str(tmp_path), "policy.toml")
+    with open(policy, "w") as f:
+        f.write("allow_unverified = false\n")
+    child = (
+        "import sys, securl\n"
+        "try:\n"
+        "    securl.get(sys.argv[1], tls=securl.unverified(reason='lab'))\n"
+        "except securl.PolicyError as exc:\n"
+        "    print('REFUSED', exc)\n"
+        "    sys.exit(3)\n"
+    )
+    env = {**os.environ, "SECURL_POLICY": policy}
+    result = subprocess.run([sys.executable, "-c", child, self_signed_server.url("/")], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 3, result.stderr
+    assert "allow_unverified = false" in result.stdout
+    assert policy in result.stdout
+    assert self_signed_server.accepts == 0

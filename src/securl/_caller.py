@@ -15,9 +15,13 @@ _URLLIB3_MARK = os.sep + "urllib3" + os.sep
 _STDLIB_URLLIB_REQUEST = os.path.join(
     os.path.dirname(os.path.abspath(os.__file__)), "urllib", "request.py"
 )
+# `securl demo` plays the part of an application: its calls are what the demo shows.
+_APPLICATION_FILES = (os.path.join(_PACKAGE_DIR, "_demo.py"),)
 
 
 def _is_internal(filename: str) -> bool:
+    if filename in _APPLICATION_FILES:
+        return False
     return (filename.startswith(_PACKAGE_DIR) or _URLLIB3_MARK in filename
             or filename == _STDLIB_URLLIB_REQUEST)
 
