@@ -246,7 +246,7 @@ class SecurlHTTPSConnection(HTTPSConnection):
         watch_current(self)
         if self.securl_policy.mode == "verified":
             # Re-checks the trust and client-key files; raises if they became unusable.
-            self.ssl_context = self.securl_policy.context()
+            self.ssl_context = self.securl_policy.context(recheck_files=True)
         try:
             super().connect()
         except builtins.TimeoutError as exc:

@@ -317,14 +317,18 @@ _cache_lock = threading.Lock()
 _DEFAULT = TLSConfig()
 
 
-def create_context(config: TLSConfig | None = None) -> ssl.SSLContext:
+def create_context(config: TLSConfig | None = None, *, recheck_files: bool = False
+                   ) -> ssl.SSLContext:
     """A verifying context for ``config`` (default: system trust), shared and cached.
 
     The cache key is the config plus ``SSL_CERT_FILE``/``SSL_CERT_DIR`` (read now, not at
     import) plus the policy, so changing any of them yields a new context while equal inputs
-    return the very same (sealed) object. A cached context whose source files changed is
-    rebuilt, or the call fails if they became unusable (see the module docstring).
-    Thread-safe.
+    return the very same (sealed) object. Thread-safe.
+
+    ``recheck_files=True`` (what securl's connections pass, once per new connection) also
+    compares the trust and client-key files with what the cached context was built from: a
+    context whose files changed is rebuilt, and one whose files became unusable fails (see
+    the module docstring). Without it the lookup is a dictionary hit, a few microseconds.
     """
     # Load the policy before taking the cache lock: loading emits securl.policy_loaded, and
     # an audit hook that itself uses securl would otherwise wait for this lock forever.
@@ -332,10 +336,10 @@ def create_context(config: TLSConfig | None = None) -> ssl.SSLContext:
     environ = os.environ
     key = (config or _DEFAULT, environ.get("SSL_CERT_FILE"), environ.get("SSL_CERT_DIR"))
     ctx = _cache.get(key)
-    if ctx is None or _sources_changed(ctx):
+    if ctx is None or (recheck_files and _sources_changed(ctx)):
         with _cache_lock:
             ctx = _cache.get(key)
-            if ctx is None or _sources_changed(ctx):
+            if ctx is None or (recheck_files and _sources_changed(ctx)):
                 _cache.pop(key, None)
                 ctx = build_context(config or _DEFAULT)
                 _cache[key] = ctx

@@ -208,8 +208,11 @@ class TLSPolicy:
     def __reduce__(self) -> tuple[object, ...]:
         return (self.__class__, self._key())  # recomputes the cached hash
 
-    def context(self) -> ssl.SSLContext:
+    def context(self, *, recheck_files: bool = False) -> ssl.SSLContext:
         """The SSLContext for this decision (cached: one per distinct mode and config).
+
+        ``recheck_files`` is for a new connection: a verified context whose trust or key files
+        changed is rebuilt first (see :func:`securl.create_context`).
 
         ``pinned`` and ``unverified`` contexts do not validate the chain at the OpenSSL level
         (CERT_NONE); for ``pinned`` the connection then checks the key and the host name
@@ -219,7 +222,7 @@ class TLSPolicy:
         if self.ssl_context is not None:
             return self.ssl_context
         if self.mode == "verified":
-            return create_context(self.config)
+            return create_context(self.config, recheck_files=recheck_files)
         return _chainless_context(self.mode, self.config)
 
 
