@@ -167,10 +167,16 @@ def spki_der(cert_der: bytes) -> bytes:
     return cert_der[start:end]
 
 
-def spki_pin(cert_der: bytes) -> str:
-    """The ``sha256/<base64>`` pin of a DER certificate's public key."""
-    digest = hashlib.sha256(spki_der(cert_der)).digest()
+def _pin(cert_der: bytes, fields: list[tuple[int, int, int, int]]) -> str:
+    """The pin of the SubjectPublicKeyInfo in ``fields`` (from :func:`_tbs_fields`)."""
+    _, start, _, end = fields[5]
+    digest = hashlib.sha256(cert_der[start:end]).digest()
     return "sha256/" + base64.b64encode(digest).decode("ascii")
+
+
+def spki_pin(cert_der: bytes) -> str:
+    """The ``sha256/<base64>`` pin of a DER certificate's public key (its bytes, not parsed)."""
+    return _pin(cert_der, _tbs_fields(cert_der))
 
 
 def _oid(value: bytes) -> str:
@@ -189,6 +195,7 @@ def _oid(value: bytes) -> str:
 
 
 def _string(tag: int, value: bytes) -> str:
+    """An attribute value as text; never fails (bytes that do not decode are replaced)."""
     if tag == 0x1E:  # BMPString
         return value.decode("utf-16-be", "replace")
     if tag == 0x1C:  # UniversalString
@@ -281,7 +288,10 @@ def _san_entries(
 
 @dataclass(frozen=True)
 class CertSummary:
-    """What securl shows and checks about one certificate."""
+    """What securl checks per connection, and ``securl pin`` shows, about one certificate.
+
+    Kept to what pinning needs; :class:`CertInfo` is the fuller, display-only view.
+    """
 
     subject: str
     issuer: str
@@ -306,7 +316,11 @@ class CertSummary:
 
 
 def parse_certificate(cert_der: bytes) -> CertSummary:
-    """Subject, issuer, validity, SANs and pin of a DER certificate (``ValueError`` if bad)."""
+    """Subject, issuer, validity, SANs and pin of a DER certificate (``ValueError`` if bad).
+
+    On the per-connection path (pinned mode, :attr:`PeerInfo.leaf`), so it decodes nothing
+    more: the key is only hashed, other extensions are skipped without decoding them.
+    """
     fields = _tbs_fields(cert_der)
     _, _, issuer_start, issuer_end = fields[2]
     _, _, val_start, val_end = fields[3]
@@ -329,7 +343,7 @@ def parse_certificate(cert_der: bytes) -> CertSummary:
         not_after=times[1],
         dns_names=tuple(dns),
         ip_addresses=tuple(ips),
-        pin=spki_pin(cert_der),
+        pin=_pin(cert_der, fields),
     )
 
 
