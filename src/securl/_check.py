@@ -23,12 +23,12 @@ import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._certinfo import CertInfo, parse_certificate
 from ._config import TLSConfig
 from ._context import create_context, create_unverified_context
 from ._errors import client_cert_required, is_client_cert_demand, tls_verification_error
 from ._trust import TrustInfo, resolve_trust
 from ._validate import parse_target
+from ._x509 import CertInfo, describe_certificate
 from .exceptions import SecurlError
 
 __all__ = ["CheckError", "CheckResult", "check", "format_result"]
@@ -170,7 +170,7 @@ def _describe(result: CheckResult, sock: ssl.SSLSocket, *, verified: bool) -> No
     result.address = str(sock.getpeername()[0])
     result.tls_version = sock.version()
     result.cipher = (sock.cipher() or (None,))[0]
-    result.chain = [parse_certificate(der) for der in _chain(sock, verified)]
+    result.chain = [describe_certificate(der) for der in _chain(sock, verified)]
     result.chain_source = ("verified" if verified else "sent by the server") if result.chain \
         else "none"
 

@@ -1,16 +1,38 @@
-"""Just enough DER to pin a key and to check a pinned certificate's names.
+"""securl's one DER / X.509 reader: pins, pinned-mode host names, and ``securl check``.
 
-Pins are ``sha256/<base64 of SHA-256(SubjectPublicKeyInfo DER)>``, the HPKP (RFC 7469) form:
-a pin names a key, so it survives certificate renewal with the same key.
+Everything securl reads from a certificate is read here, by a small walk over the fields RFC
+5280 section 4.1 defines, not by ``cryptography`` (not a runtime dependency). Three entry
+points share that walk and differ in how much they read:
 
-For ``tls=securl.pinned(...)`` the chain is not validated by OpenSSL, so securl itself reads
-the leaf's subjectAltName and matches the host name against it (:func:`hostname_matches`).
-Everything here is a small DER walk over the fields RFC 5280 section 4.1 defines, not a
-dependency on ``cryptography``:
+* :func:`spki_pin` / :func:`spki_der` (per new connection, in every mode): only the
+  top-level elements of tbsCertificate, then one SHA-256. Pins are
+  ``sha256/<base64 of SHA-256(SubjectPublicKeyInfo DER)>``, the HPKP (RFC 7469) form: a pin
+  names a key, so it survives certificate renewal with the same key.
+* :func:`parse_certificate` -> :class:`CertSummary` (per new pinned connection, for
+  :attr:`PeerInfo.leaf <securl.PeerInfo.leaf>`, and ``securl pin``): subject, issuer,
+  validity, the subjectAltName extension and the pin. Nothing else: the key's parameters,
+  the signature algorithm and the other extensions are never decoded on this path.
+  For ``tls=securl.pinned(...)`` the chain is not validated by OpenSSL, so securl itself
+  matches the host name against these names (:func:`hostname_matches`).
+* :func:`describe_certificate` -> :class:`CertInfo` (``securl check``, display only): all of
+  the above plus key type and size, signature algorithm, basicConstraints' CA flag, every
+  SAN kind securl can show, and the certificate's SHA-256 fingerprint. Nothing it returns
+  takes part in a trust decision (OpenSSL, or the platform verifier, makes those).
 
-* only definite-length DER with single-byte tags is accepted (X.509 uses nothing else);
-  anything else raises ``ValueError``, and callers treat an unparsable certificate as a
-  failed check (fail closed);
+Rules:
+
+* only definite-length DER with single-byte tags is accepted (X.509 uses nothing else), and
+  an element may not overrun its parent; times must be ``YYMMDDHHMMSSZ`` (UTCTime, years
+  50-99 are 19xx) or ``YYYYMMDDHHMMSSZ`` (GeneralizedTime), in UTC, as RFC 5280 requires;
+* bad input raises ``ValueError`` (``UnicodeDecodeError`` is one) and nothing else, from
+  every helper here. :func:`parse_certificate` lets it propagate, and its callers treat an
+  unparsable certificate as a failed check (fail closed). :func:`describe_certificate`
+  never raises: it reads each part on its own and lists the parts it cannot read in
+  :attr:`CertInfo.problems`, so one odd extension never hides the rest of a chain;
+* tolerated, because they are shown and never trusted: attribute values in any string
+  type (unknown ones decoded as Latin-1, undecodable bytes replaced), unknown attribute,
+  key, curve and signature OIDs (shown dotted), unknown extensions and GeneralName kinds
+  (skipped);
 * names are matched against ``dNSName`` and ``iPAddress`` SAN entries only. The subject's
   common name is never used for matching (RFC 6125 section 6.4.4; browsers dropped it too);
 * a wildcard is honoured only as the whole left-most label (``*.example.com``), matching
@@ -24,17 +46,52 @@ import base64
 import datetime
 import hashlib
 import ipaddress
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
-__all__ = ["CertSummary", "hostname_matches", "parse_certificate", "spki_der", "spki_pin"]
+__all__ = [
+    "CertInfo",
+    "CertSummary",
+    "describe_certificate",
+    "hostname_matches",
+    "parse_certificate",
+    "spki_der",
+    "spki_pin",
+]
 
 _SEQUENCE = 0x30
+_OCTET_STRING = 0x04
+_OBJECT_IDENTIFIER = 0x06
 _SAN_OID = bytes.fromhex("551d11")  # 2.5.29.17 subjectAltName
+_BASIC_CONSTRAINTS_OID = bytes.fromhex("551d13")  # 2.5.29.19 basicConstraints
 _ATTR_NAMES = {
     "2.5.4.3": "CN", "2.5.4.6": "C", "2.5.4.7": "L", "2.5.4.8": "ST", "2.5.4.10": "O",
     "2.5.4.11": "OU", "2.5.4.5": "serialNumber", "1.2.840.113549.1.9.1": "emailAddress",
     "0.9.2342.19200300.100.1.25": "DC",
 }
+_KEY_ALGS = {
+    "1.2.840.113549.1.1.1": "RSA", "1.2.840.113549.1.1.10": "RSA-PSS",
+    "1.2.840.10045.2.1": "EC", "1.3.101.112": "Ed25519", "1.3.101.113": "Ed448",
+    "1.2.840.10040.4.1": "DSA",
+}
+_CURVES = {
+    "1.2.840.10045.3.1.7": ("P-256", 256), "1.3.132.0.34": ("P-384", 384),
+    "1.3.132.0.35": ("P-521", 521), "1.3.132.0.10": ("secp256k1", 256),
+}
+_SIG_ALGS = {
+    "1.2.840.113549.1.1.5": "sha1WithRSAEncryption",
+    "1.2.840.113549.1.1.11": "sha256WithRSAEncryption",
+    "1.2.840.113549.1.1.12": "sha384WithRSAEncryption",
+    "1.2.840.113549.1.1.13": "sha512WithRSAEncryption",
+    "1.2.840.113549.1.1.10": "RSASSA-PSS",
+    "1.2.840.10045.4.3.2": "ecdsa-with-SHA256",
+    "1.2.840.10045.4.3.3": "ecdsa-with-SHA384",
+    "1.2.840.10045.4.3.4": "ecdsa-with-SHA512",
+    "1.3.101.112": "Ed25519",
+    "1.3.101.113": "Ed448",
+}
+_SAN_SHOWN = {0x81: "email", 0x82: "DNS", 0x86: "URI"}  # [1] rfc822Name, [2] dNS, [6] URI
 
 
 def _read_tlv(data: bytes, pos: int) -> tuple[int, int, int]:
@@ -76,8 +133,12 @@ def _elements(data: bytes, start: int, end: int) -> list[tuple[int, int, int, in
     return out
 
 
-def _tbs_fields(cert_der: bytes) -> list[tuple[int, int, int, int]]:
-    """The elements of tbsCertificate (as :func:`_elements`), optional [0] version dropped."""
+def _tbs_outline(cert_der: bytes) -> list[tuple[int, int, int, int]]:
+    """The elements of tbsCertificate (as :func:`_elements`), optional [0] version dropped.
+
+    There must be at least the six mandatory ones: serialNumber, signature, issuer,
+    validity, subject, subjectPublicKeyInfo; their contents are not looked at here.
+    """
     tag, start, end = _read_tlv(cert_der, 0)  # Certificate ::= SEQUENCE
     if tag != _SEQUENCE:
         raise ValueError("not a DER certificate")
@@ -87,8 +148,15 @@ def _tbs_fields(cert_der: bytes) -> list[tuple[int, int, int, int]]:
     fields = _elements(cert_der, start, end)
     if fields and fields[0][0] == 0xA0:  # [0] EXPLICIT version
         fields = fields[1:]
-    # serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo, ...
-    if len(fields) < 6 or fields[5][0] != _SEQUENCE:
+    if len(fields) < 6:
+        raise ValueError("not a DER certificate: too few tbsCertificate fields")
+    return fields
+
+
+def _tbs_fields(cert_der: bytes) -> list[tuple[int, int, int, int]]:
+    """:func:`_tbs_outline`, with subjectPublicKeyInfo (the sixth field) a SEQUENCE."""
+    fields = _tbs_outline(cert_der)
+    if fields[5][0] != _SEQUENCE:
         raise ValueError("no SubjectPublicKeyInfo")
     return fields
 
@@ -99,10 +167,16 @@ def spki_der(cert_der: bytes) -> bytes:
     return cert_der[start:end]
 
 
-def spki_pin(cert_der: bytes) -> str:
-    """The ``sha256/<base64>`` pin of a DER certificate's public key."""
-    digest = hashlib.sha256(spki_der(cert_der)).digest()
+def _pin(cert_der: bytes, fields: list[tuple[int, int, int, int]]) -> str:
+    """The pin of the SubjectPublicKeyInfo in ``fields`` (from :func:`_tbs_fields`)."""
+    _, start, _, end = fields[5]
+    digest = hashlib.sha256(cert_der[start:end]).digest()
     return "sha256/" + base64.b64encode(digest).decode("ascii")
+
+
+def spki_pin(cert_der: bytes) -> str:
+    """The ``sha256/<base64>`` pin of a DER certificate's public key (its bytes, not parsed)."""
+    return _pin(cert_der, _tbs_fields(cert_der))
 
 
 def _oid(value: bytes) -> str:
@@ -121,6 +195,7 @@ def _oid(value: bytes) -> str:
 
 
 def _string(tag: int, value: bytes) -> str:
+    """An attribute value as text; never fails (bytes that do not decode are replaced)."""
     if tag == 0x1E:  # BMPString
         return value.decode("utf-16-be", "replace")
     if tag == 0x1C:  # UniversalString
@@ -142,23 +217,34 @@ def _name(data: bytes, start: int, end: int) -> str:
 
 
 def _time(tag: int, value: bytes) -> datetime.datetime:
+    """A UTCTime (``YYMMDDHHMMSSZ``) or GeneralizedTime (``YYYYMMDDHHMMSSZ``), both in UTC.
+
+    RFC 5280 section 4.1.2.5 allows nothing else: no fractions, no offsets, no missing
+    seconds. UTCTime years 50-99 are 19xx, 00-49 are 20xx.
+    """
     text = value.decode("ascii")
-    if tag == 0x17:  # UTCTime YYMMDDHHMMSSZ; RFC 5280: YY >= 50 means 19YY
+    size = {0x17: 13, 0x18: 15}.get(tag)
+    if size is None:
+        raise ValueError("bad certificate time")
+    if len(text) != size or not text.endswith("Z") or not text[:-1].isdigit():
+        raise ValueError("certificate time is not YYMMDDHHMMSSZ / YYYYMMDDHHMMSSZ in UTC")
+    if tag == 0x17:
         year = int(text[:2])
         text = f"{1900 + year if year >= 50 else 2000 + year}{text[2:]}"
-    elif tag != 0x18:  # GeneralizedTime YYYYMMDDHHMMSSZ
-        raise ValueError("bad certificate time")
-    if len(text) != 15 or not text.endswith("Z") or not text[:14].isdigit():
-        raise ValueError("certificate time is not YYYYMMDDHHMMSSZ in UTC")
     month, day, hour, minute, second = (int(text[i : i + 2]) for i in range(4, 14, 2))
     return datetime.datetime(int(text[:4]), month, day, hour, minute, second,
                              tzinfo=datetime.timezone.utc)
 
 
-def _san_entries(
+def _extensions(
     cert_der: bytes, fields: list[tuple[int, int, int, int]]
-) -> list[tuple[int, bytes]]:
-    """(tag, value) of each GeneralName in the subjectAltName extension, if there is one."""
+) -> Iterator[tuple[bytes, int, int, int]]:
+    """(OID bytes, extnValue tag, value start, value end) of each extension, in order.
+
+    Lazy, so a caller looking for one extension stops decoding at it. The OID is compared as
+    raw bytes (no dotted form is built) and only the ``Extensions`` wrapper is checked here;
+    each caller checks the parts of the extensions it reads.
+    """
     for tag, _, start, end in fields[6:]:
         if tag != 0xA3:  # [3] EXPLICIT Extensions
             continue
@@ -167,22 +253,45 @@ def _san_entries(
             raise ValueError("bad extensions")
         for _, e_start, e_end in _children(cert_der, wrapper[0][1], wrapper[0][2]):
             parts = _children(cert_der, e_start, e_end)
-            if not parts or cert_der[parts[0][1] : parts[0][2]] != _SAN_OID:
-                continue
-            otag, o_start, o_end = parts[-1]  # extnValue OCTET STRING (critical is optional)
-            if otag != 0x04:
-                raise ValueError("bad subjectAltName extension")
-            inner = cert_der[o_start:o_end]
-            itag, i_start, i_end = _read_tlv(inner, 0)
-            if itag != _SEQUENCE or i_end != len(inner):
-                raise ValueError("bad subjectAltName extension")
-            return [(t, inner[s:e]) for t, s, e in _children(inner, i_start, i_end)]
+            if parts:  # extnID, critical BOOLEAN (optional), extnValue OCTET STRING
+                otag, o_start, o_end = parts[-1]
+                yield cert_der[parts[0][1] : parts[0][2]], otag, o_start, o_end
+
+
+def _extension_items(
+    cert_der: bytes, tag: int, start: int, end: int, what: str
+) -> tuple[bytes, list[tuple[int, int, int]]]:
+    """An extnValue's bytes and the (tag, start, end) of each item of the one SEQUENCE in it.
+
+    Both extensions securl reads (subjectAltName, basicConstraints) are a SEQUENCE wrapped
+    in the OCTET STRING, which must hold exactly that SEQUENCE.
+    """
+    inner = cert_der[start:end]
+    if tag != _OCTET_STRING:
+        raise ValueError(f"bad {what} extension")
+    itag, i_start, i_end = _read_tlv(inner, 0)
+    if itag != _SEQUENCE or i_end != len(inner):
+        raise ValueError(f"bad {what} extension")
+    return inner, _children(inner, i_start, i_end)
+
+
+def _san_entries(
+    cert_der: bytes, fields: list[tuple[int, int, int, int]]
+) -> list[tuple[int, bytes]]:
+    """(tag, value) of each GeneralName in the subjectAltName extension, if there is one."""
+    for oid, tag, start, end in _extensions(cert_der, fields):
+        if oid == _SAN_OID:
+            inner, names = _extension_items(cert_der, tag, start, end, "subjectAltName")
+            return [(t, inner[s:e]) for t, s, e in names]
     return []
 
 
 @dataclass(frozen=True)
 class CertSummary:
-    """What securl shows and checks about one certificate."""
+    """What securl checks per connection, and ``securl pin`` shows, about one certificate.
+
+    Kept to what pinning needs; :class:`CertInfo` is the fuller, display-only view.
+    """
 
     subject: str
     issuer: str
@@ -207,7 +316,11 @@ class CertSummary:
 
 
 def parse_certificate(cert_der: bytes) -> CertSummary:
-    """Subject, issuer, validity, SANs and pin of a DER certificate (``ValueError`` if bad)."""
+    """Subject, issuer, validity, SANs and pin of a DER certificate (``ValueError`` if bad).
+
+    On the per-connection path (pinned mode, :attr:`PeerInfo.leaf`), so it decodes nothing
+    more: the key is only hashed, other extensions are skipped without decoding them.
+    """
     fields = _tbs_fields(cert_der)
     _, _, issuer_start, issuer_end = fields[2]
     _, _, val_start, val_end = fields[3]
@@ -230,7 +343,7 @@ def parse_certificate(cert_der: bytes) -> CertSummary:
         not_after=times[1],
         dns_names=tuple(dns),
         ip_addresses=tuple(ips),
-        pin=spki_pin(cert_der),
+        pin=_pin(cert_der, fields),
     )
 
 
@@ -257,3 +370,170 @@ def hostname_matches(cert: CertSummary, host: str) -> bool:
         return any(ipaddress.ip_address(a) == ip for a in cert.ip_addresses)
     name = host.lower().rstrip(".")
     return bool(name) and any(_dns_match(p, name) for p in cert.dns_names)
+
+
+# --- securl check: the display-only description ----------------------------------------
+
+
+@dataclass(frozen=True)
+class CertInfo:
+    """What ``securl check`` shows about one certificate (display only, never trusted).
+
+    ``sans`` lists the subjectAltName entries securl can show, in certificate order, as
+    ``DNS:x``, ``IP:x``, ``email:x`` and ``URI:x``. Fields that could not be read keep their
+    default and are named in ``problems``.
+    """
+
+    subject: str
+    issuer: str
+    sans: tuple[str, ...] = ()
+    not_before: datetime.datetime | None = None
+    not_after: datetime.datetime | None = None
+    key_type: str = "unknown"
+    key_bits: int | None = None
+    signature_algorithm: str = "unknown"
+    is_ca: bool = False
+    spki_sha256: str = ""
+    sha256_fingerprint: str = ""
+    problems: tuple[str, ...] = field(default=())
+
+    @property
+    def self_issued(self) -> bool:
+        """True when subject and issuer are the same name (a root or a self-signed leaf)."""
+        return self.subject == self.issuer
+
+    @property
+    def key_description(self) -> str:
+        """E.g. ``EC P-256 (256 bits)`` or ``RSA (2048 bits)``."""
+        bits = f" ({self.key_bits} bits)" if self.key_bits else ""
+        return f"{self.key_type}{bits}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data (dates as ISO 8601 UTC)."""
+        out = asdict(self)
+        for key in ("not_before", "not_after"):
+            value = out[key]
+            out[key] = value.isoformat() if value is not None else None
+        out["sans"] = list(self.sans)
+        out["problems"] = list(self.problems)
+        out["self_issued"] = self.self_issued
+        return out
+
+
+def _key(data: bytes, start: int, end: int) -> tuple[str, int | None]:
+    """(type, size in bits) of the SubjectPublicKeyInfo whose value is data[start:end].
+
+    RSA: the modulus' bit length; EC: the named curve's size (unknown curves and explicit
+    parameters: no size); Ed25519/Ed448: their fixed sizes; anything else: no size.
+    """
+    parts = _children(data, start, end)
+    if len(parts) < 2 or parts[0][0] != _SEQUENCE:
+        raise ValueError("bad SubjectPublicKeyInfo")
+    (_, alg_start, alg_end), (_, bits_start, bits_end) = parts[:2]
+    alg = _children(data, alg_start, alg_end)
+    if not alg:
+        raise ValueError("bad SubjectPublicKeyInfo algorithm")
+    oid = _oid(data[alg[0][1] : alg[0][2]])
+    name = _KEY_ALGS.get(oid, oid)
+    if name in ("RSA", "RSA-PSS"):
+        key = data[bits_start + 1 : bits_end]  # skip the BIT STRING's unused-bits byte
+        _, seq_start, _ = _read_tlv(key, 0)  # RSAPublicKey ::= SEQUENCE { modulus, ... }
+        _, n_start, n_end = _read_tlv(key, seq_start)
+        return name, int.from_bytes(key[n_start:n_end], "big").bit_length()
+    if name == "EC" and len(alg) > 1 and alg[1][0] == _OBJECT_IDENTIFIER:
+        curve, size = _CURVES.get(_oid(data[alg[1][1] : alg[1][2]]), ("unknown curve", 0))
+        return f"EC {curve}", size or None
+    if name == "Ed25519":
+        return name, 256
+    if name == "Ed448":
+        return name, 456
+    return name, None
+
+
+def _shown_extensions(
+    cert_der: bytes, fields: list[tuple[int, int, int, int]]
+) -> tuple[tuple[str, ...], bool]:
+    """(SANs as ``KIND:value``, basicConstraints cA) from the extensions; others skipped."""
+    sans: list[str] = []
+    is_ca = False
+    for oid, tag, start, end in _extensions(cert_der, fields):
+        if oid == _SAN_OID:
+            inner, names = _extension_items(cert_der, tag, start, end, "subjectAltName")
+            for ntag, n_start, n_end in names:
+                value = inner[n_start:n_end]
+                if ntag == 0x87 and len(value) in (4, 16):  # [7] iPAddress
+                    sans.append(f"IP:{ipaddress.ip_address(value)}")
+                elif ntag in _SAN_SHOWN:
+                    sans.append(f"{_SAN_SHOWN[ntag]}:{value.decode('ascii', 'replace')}")
+        elif oid == _BASIC_CONSTRAINTS_OID:
+            # BasicConstraints ::= SEQUENCE { cA BOOLEAN DEFAULT FALSE, pathLen OPTIONAL }
+            inner, items = _extension_items(cert_der, tag, start, end, "basicConstraints")
+            if items and items[0][0] == 0x01:
+                _, b_start, b_end = items[0]
+                is_ca = inner[b_start:b_end] not in (b"", b"\x00")
+    return tuple(sans), is_ca
+
+
+def _fingerprint(cert_der: bytes) -> str:
+    """SHA-256 of the whole certificate as ``AB:CD:...`` (what browsers and openssl show)."""
+    digest = hashlib.sha256(cert_der).hexdigest().upper()
+    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+
+
+def describe_certificate(cert_der: bytes) -> CertInfo:
+    """Everything ``securl check`` shows about a DER certificate; never raises.
+
+    The certificate's outline (:func:`_tbs_outline`) must parse, else subject and issuer are
+    ``(unreadable)`` and the only problem is that it is not valid DER. Then each part is
+    read on its own, and a part that raises ``ValueError`` keeps its default in
+    :class:`CertInfo` and is named in ``problems`` (``cannot read the <part>``).
+    """
+    try:
+        fields = _tbs_outline(cert_der)
+    except ValueError:
+        return CertInfo("(unreadable)", "(unreadable)", sha256_fingerprint=_fingerprint(cert_der),
+                        problems=("the certificate is not valid DER",))
+    _, _, sig_start, sig_end = fields[1]
+    _, _, val_start, val_end = fields[3]
+    _, _, spki_start, spki_end = fields[5]
+
+    def validity() -> dict[str, Any]:
+        times = _children(cert_der, val_start, val_end)
+        if len(times) != 2:
+            raise ValueError("bad certificate validity")
+        return {"not_before": _time(times[0][0], cert_der[times[0][1] : times[0][2]]),
+                "not_after": _time(times[1][0], cert_der[times[1][1] : times[1][2]])}
+
+    def key() -> dict[str, Any]:
+        key_type, key_bits = _key(cert_der, spki_start, spki_end)
+        return {"key_type": key_type, "key_bits": key_bits}
+
+    def signature() -> dict[str, Any]:
+        alg = _children(cert_der, sig_start, sig_end)  # AlgorithmIdentifier
+        if not alg:
+            raise ValueError("bad signature algorithm")
+        oid = _oid(cert_der[alg[0][1] : alg[0][2]])
+        return {"signature_algorithm": _SIG_ALGS.get(oid, oid)}
+
+    def extensions() -> dict[str, Any]:
+        sans, is_ca = _shown_extensions(cert_der, fields)
+        return {"sans": sans, "is_ca": is_ca}
+
+    steps: dict[str, Callable[[], dict[str, Any]]] = {
+        "subject": lambda: {"subject": _name(cert_der, *fields[4][2:])},
+        "issuer": lambda: {"issuer": _name(cert_der, *fields[2][2:])},
+        "validity": validity,
+        "public key": key,
+        "pin": lambda: {"spki_sha256": spki_pin(cert_der)},
+        "signature algorithm": signature,
+        "extensions": extensions,
+    }
+    values: dict[str, Any] = {"subject": "(unreadable)", "issuer": "(unreadable)",
+                              "sha256_fingerprint": _fingerprint(cert_der)}
+    problems: list[str] = []
+    for what, step in steps.items():
+        try:
+            values.update(step())
+        except ValueError:
+            problems.append(f"cannot read the {what}")
+    return CertInfo(**values, problems=tuple(problems))
