@@ -161,22 +161,6 @@ def wait_for(predicate: Any, timeout: float = 5.0) -> bool:
 
 
 @pytest.fixture
-def set_policy(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[Any]:
-    """``set_policy(toml_text)``: make that the process's admin policy for this test."""
-    import securl._policy
-
-    def apply(text: str) -> Any:
-        path = tmp_path / "policy.toml"
-        path.write_text(text)
-        monkeypatch.setenv("SECURL_POLICY", str(path))
-        securl._policy._reset_for_tests()
-        return path
-
-    yield apply
-    securl._policy._reset_for_tests()
-
-
-@pytest.fixture
 def events() -> Iterator[list[Any]]:
     """Audit events emitted during the test, in order."""
     import securl

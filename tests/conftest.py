@@ -5,6 +5,7 @@ import os
 import ssl
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import trustme
@@ -118,3 +119,19 @@ def future_leaf(ca: trustme.CA) -> trustme.LeafCert:
 
 
 __all__ = ["expired_leaf", "future_leaf", "ssl"]
+
+
+@pytest.fixture
+def set_policy(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[Any]:
+    """``set_policy(toml_text)``: make that the process's admin policy for this test."""
+    import securl._policy
+
+    def apply(text: str) -> Any:
+        path = tmp_path / "policy.toml"
+        path.write_text(text)
+        monkeypatch.setenv("SECURL_POLICY", str(path))
+        securl._policy._reset_for_tests()
+        return path
+
+    yield apply
+    securl._policy._reset_for_tests()

@@ -6,7 +6,7 @@ import base64
 import logging
 import urllib.error
 from collections.abc import Iterator
-from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -170,18 +170,11 @@ def test_allow_insecure_auth_sends_basic_over_http_and_is_audited(
 
 
 def test_admin_policy_may_allow_basic_over_http(
-        http_server: LocalServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        events: list[securl.AuditEvent]) -> None:
-    policy = tmp_path / "policy.toml"
-    policy.write_text("allow_basic_auth_over_http = true\n")
-    monkeypatch.setenv("SECURL_POLICY", str(policy))
-    securl._policy._reset_for_tests()
-    try:
-        http_server.routes["/b"] = BasicRoute(USER, SECRET)
-        with securl.Session() as s:
-            assert s.get(http_server.url("/b"), auth=(USER, SECRET)).status == 200
-    finally:
-        securl._policy._reset_for_tests()
+        http_server: LocalServer, set_policy: Any, events: list[securl.AuditEvent]) -> None:
+    set_policy("allow_basic_auth_over_http = true\n")
+    http_server.routes["/b"] = BasicRoute(USER, SECRET)
+    with securl.Session() as s:
+        assert s.get(http_server.url("/b"), auth=(USER, SECRET)).status == 200
     (event,) = named(events, "securl.insecure_auth")
     assert event["allowed_by"] == "policy"
 

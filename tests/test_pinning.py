@@ -22,13 +22,12 @@ from _pins import (
     named,
     pin_of,
     recording_server,
-    set_policy,
     wait_for,
 )
 from _servers import LocalServer, server_context
 from securl._tls import TLSPolicy
 
-__all__ = ["events", "set_policy"]  # fixtures used by name below
+__all__ = ["events"]  # fixtures used by name below
 
 
 def url(server: object, host: str = "localhost", path: str = "/") -> str:

@@ -10,6 +10,7 @@ import time
 import urllib.error
 import warnings
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import trustme
@@ -126,21 +127,11 @@ def test_unverified_requires_a_reason(reason: object) -> None:
 
 
 def test_unverified_is_refused_when_policy_forbids_it(
-    self_signed_server: LocalServer, tmp_path: object, monkeypatch: pytest.MonkeyPatch,
-    events: list[securl.AuditEvent]
+    self_signed_server: LocalServer, set_policy: Any, events: list[securl.AuditEvent]
 ) -> None:
-    import securl._policy
-
-    policy = os.path.join(str(tmp_path), "policy.toml")
-    with open(policy, "w") as f:
-        f.write("allow_unverified = false\n")
-    monkeypatch.setenv("SECURL_POLICY", policy)
-    securl._policy._reset_for_tests()
-    try:
-        with pytest.raises(securl.PolicyError, match="forbids unverified"):
-            securl.get(self_signed_server.url("/"), tls=securl.unverified(reason="x"))
-    finally:
-        securl._policy._reset_for_tests()
+    set_policy("allow_unverified = false\n")
+    with pytest.raises(securl.PolicyError, match="forbids unverified"):
+        securl.get(self_signed_server.url("/"), tls=securl.unverified(reason="x"))
     assert self_signed_server.accepts == 0  # refused before connecting
     assert events[-1].fields["action"] == "refused"
 

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from http.cookiejar import CookieJar
 from types import ModuleType
+from typing import Any
 
 import pytest
 import trustme
@@ -353,20 +354,12 @@ def test_check_hostname_false_context_is_an_opt_out_without_name_check(
 
 
 def test_unverified_context_refused_when_policy_forbids_opt_outs(
-    untrusted_web: LocalServer, tmp_path: object, monkeypatch: pytest.MonkeyPatch,
-    events: list[securl.AuditEvent]
+    untrusted_web: LocalServer, set_policy: Any, events: list[securl.AuditEvent]
 ) -> None:
-    policy = os.path.join(str(tmp_path), "policy.toml")
-    with open(policy, "w") as f:
-        f.write("allow_unverified = false\n")
-    monkeypatch.setenv("SECURL_POLICY", policy)
-    securl._policy._reset_for_tests()
-    try:
-        with pytest.raises(securl.PolicyError, match="forbids unverified"):
-            securl_urllib.request.urlopen(untrusted_web.url("/"),
-                                          context=ssl._create_unverified_context())
-    finally:
-        securl._policy._reset_for_tests()
+    set_policy("allow_unverified = false\n")
+    with pytest.raises(securl.PolicyError, match="forbids unverified"):
+        securl_urllib.request.urlopen(untrusted_web.url("/"),
+                                      context=ssl._create_unverified_context())
     assert untrusted_web.accepts == 0
     assert [e.fields["action"] for e in events if e.event == "securl.unverified_request"] \
         == ["refused"]
