@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -160,16 +159,6 @@ def wait_for(predicate: Any, timeout: float = 5.0) -> bool:
     return bool(predicate())
 
 
-@pytest.fixture
-def events() -> Iterator[list[Any]]:
-    """Audit events emitted during the test, in order."""
-    import securl
-
-    seen: list[Any] = []
-    hook = seen.append  # one bound-method object, so remove_audit_hook finds it
-    securl.add_audit_hook(hook)
-    yield seen
-    securl.remove_audit_hook(hook)
 
 
 def named(events: list[Any], name: str) -> list[Any]:

@@ -135,3 +135,13 @@ def set_policy(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[Any]:
 
     yield apply
     securl._policy._reset_for_tests()
+
+
+@pytest.fixture
+def events() -> Iterator[list[securl.AuditEvent]]:
+    """Audit events emitted during the test, in order."""
+    seen: list[securl.AuditEvent] = []
+    hook = seen.append  # one bound-method object, so remove_audit_hook finds it
+    securl.add_audit_hook(hook)
+    yield seen
+    securl.remove_audit_hook(hook)

@@ -70,12 +70,6 @@ def sys_events() -> Iterator[list[tuple[str, tuple[Any, ...]]]]:
     SysAuditSink.raise_on = None
 
 
-@pytest.fixture
-def events() -> Iterator[list[AuditEvent]]:
-    seen: list[AuditEvent] = []
-    securl.add_audit_hook(seen.append)
-    yield seen
-    securl.remove_audit_hook(seen.append)
 
 
 class Capture(logging.Handler):

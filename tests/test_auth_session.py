@@ -28,12 +28,6 @@ def session(ca_file: str) -> Iterator[securl.Session]:
         yield s
 
 
-@pytest.fixture
-def events() -> Iterator[list[securl.AuditEvent]]:
-    got: list[securl.AuditEvent] = []
-    securl.add_audit_hook(got.append)
-    yield got
-    securl.remove_audit_hook(got.append)
 
 
 def named(events: list[securl.AuditEvent], name: str) -> list[dict[str, object]]:

@@ -17,7 +17,6 @@ import securl
 from _certs import self_signed
 from _pins import (
     V6Server,
-    events,
     make_cert,
     named,
     pin_of,
@@ -26,8 +25,6 @@ from _pins import (
 )
 from _servers import LocalServer, server_context
 from securl._tls import TLSPolicy
-
-__all__ = ["events"]  # fixtures used by name below
 
 
 def url(server: object, host: str = "localhost", path: str = "/") -> str:

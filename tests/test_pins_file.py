@@ -11,11 +11,9 @@ import trustme
 
 import securl
 from _certs import self_signed
-from _pins import V6Server, events, named, pin_of, recording_server, wait_for
+from _pins import V6Server, named, pin_of, recording_server, wait_for
 from _servers import LocalServer, server_context
 from securl._pinning import format_host, open_pins_file, parse_host, parse_pins
-
-__all__ = ["events"]
 
 PIN_A = "sha256/" + "A" * 43 + "="
 PIN_B = "sha256/" + "B" * 43 + "="

@@ -26,12 +26,6 @@ def session(ca_file: str) -> Iterator[securl.Session]:
         yield s
 
 
-@pytest.fixture
-def events() -> Iterator[list[securl.AuditEvent]]:
-    seen: list[securl.AuditEvent] = []
-    securl.add_audit_hook(seen.append)
-    yield seen
-    securl.remove_audit_hook(seen.append)
 
 
 @pytest.fixture

@@ -71,12 +71,6 @@ def tls_context(ca_file: str) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=ca_file)
 
 
-@pytest.fixture
-def events() -> Iterator[list[securl.AuditEvent]]:
-    seen: list[securl.AuditEvent] = []
-    securl.add_audit_hook(seen.append)
-    yield seen
-    securl.remove_audit_hook(seen.append)
 
 
 # --- server routes --------------------------------------------------------------------------
