@@ -387,8 +387,7 @@ def test_password_never_appears_in_errors_logs_or_audit_events(
                 except securl.SecurlError as exc:
                     texts += [str(exc), repr(exc)]
     finally:
-        securl._audit.audit_logger.removeHandler(securl._audit._configured_handler)  # type: ignore[arg-type]
-        securl._audit._configured_handler = None
+        securl._audit._set_slot("application", None)  # detach what configure() added
     captured = capsys.readouterr()
     texts += [captured.out, captured.err, caplog.text]
     texts += [repr(e.to_dict()) for e in events]

@@ -420,16 +420,9 @@ def configure(log_file: str | None = None, format: str = "json") -> logging.Hand
     For applications. A second call replaces the handler the first one added; the handler
     the admin policy's ``audit.log_file`` added stays. Returns the new handler.
     """
-    global _configured_handler
     handler = make_handler(log_file, format)
     _set_slot("application", handler)
-    _configured_handler = handler
     return handler
-
-
-#: The handler the last configure() call added (kept for code that reads it; prefer the
-#: handler configure() returns).
-_configured_handler: logging.Handler | None = None
 
 
 def configure_from_policy(log_file: str, format: str, origin: str | None) -> logging.Handler:

@@ -18,9 +18,9 @@ What ``install()`` does, in order (idempotent: a second call returns at once):
 5. Emits ``securl.installed``.
 
 ``uninstall()`` puts back the values step 4 replaced (where they are still in place), returns
-the guard to its import-time default (warn), detaches the policy's audit log handler and
-emits ``securl.uninstalled``. Disables reverted in step 3 stay reverted, and the policy stays
-loaded (a process reads it once).
+the guard to its import-time default (warn) and emits ``securl.uninstalled``. Disables
+reverted in step 3 stay reverted, and the policy stays loaded with its audit log (a process
+reads it once; the log is attached when the policy loads, see ``securl._policy``).
 
 Why :func:`https_context` returns a *fresh, unsealed* context per call: its result goes to code
 securl does not control. ``http.client`` sets ALPN and post-handshake auth on it, and
@@ -33,14 +33,13 @@ caller alone. Building one is cheap with a hashed CA directory or a small SSL_CE
 
 from __future__ import annotations
 
-import logging
 import ssl
 import sys
 import threading
 from typing import Any
 
 from . import _guard
-from ._audit import audit_logger, emit
+from ._audit import emit
 from ._config import TLSConfig
 from ._context import build_context
 from ._policy import Policy, get_policy, load_process_policy
@@ -112,23 +111,16 @@ _guard.register_verified(stdlib_client_context)
 class _Installation:
     """What one install() did, so uninstall() can undo exactly that."""
 
-    __slots__ = ("handler", "placed", "policy", "previous")
+    __slots__ = ("placed", "policy", "previous")
 
-    def __init__(self, policy: Policy, handler: logging.Handler | None) -> None:
+    def __init__(self, policy: Policy) -> None:
         self.policy = policy
-        self.handler = handler
         self.previous: dict[str, Any] = {}  # name -> value install() replaced
         self.placed: dict[str, Any] = {}  # name -> value install() put there
 
 
 _lock = threading.Lock()
 _installation: _Installation | None = None
-
-
-def _close_audit_log(handler: logging.Handler | None) -> None:
-    if handler is not None:
-        audit_logger.removeHandler(handler)
-        handler.close()
 
 
 def install(*, policy: str | None = None) -> None:
@@ -148,7 +140,7 @@ def install(*, policy: str | None = None) -> None:
             return
         loaded = load_process_policy(policy) if policy is not None else get_policy()
         # The policy's audit log was attached when the policy was loaded (_policy._apply).
-        inst = _Installation(loaded, None)
+        inst = _Installation(loaded)
         try:
             _guard.activate()
             _guard.set_installed(True)
@@ -160,7 +152,6 @@ def install(*, policy: str | None = None) -> None:
         except BaseException:
             _unplace(inst)
             _guard.set_installed(False)
-            _close_audit_log(inst.handler)
             raise
         _installation = inst
         https_now = vars(ssl).get("_create_default_https_context")
@@ -204,7 +195,6 @@ def uninstall() -> None:
         _guard.set_installed(False)
         _installation = None
         emit("uninstalled", policy=inst.policy.path)
-        _close_audit_log(inst.handler)
 
 
 def on_import() -> None:
