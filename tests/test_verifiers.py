@@ -10,11 +10,9 @@ import trustme
 
 import securl
 from _certs import self_signed
-from _pins import der_of, events, make_cert, named, pin_of, recording_server, wait_for
+from _pins import der_of, make_cert, named, pin_of, recording_server, wait_for
 from _servers import LocalServer, server_context
 from securl import verifiers as v
-
-__all__ = ["events"]
 
 
 def url(server: object, host: str = "localhost") -> str:
