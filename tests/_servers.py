@@ -58,6 +58,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header(name, value)
         if "Content-Length" not in headers:
             self.send_header("Content-Length", str(len(body)))
+        if self.headers.get("Connection", "").lower() == "close" and "Connection" not in headers:
+            # As RFC 9112 9.6 asks: say the connection closes, so no client pools it.
+            self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
