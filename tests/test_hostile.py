@@ -285,6 +285,73 @@ def test_invalid_status_line_is_a_protocol_error(open_url: OpenURL, status_line:
             open_url(srv.url(), timeout=5)
 
 
+MALFORMED_HEADS = {
+    "no-colon": b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nsecret-line-9f3\r\n\r\nok",
+    "space-before-colon": b"HTTP/1.1 200 OK\r\nContent-Length : 2\r\n\r\nok",
+    "empty-name": b"HTTP/1.1 200 OK\r\n: 2\r\nContent-Length: 2\r\n\r\nok",
+    "bare-cr-splits-a-line": b"HTTP/1.1 200 OK\r\nX-A: 1\rContent-Length: 2\r\n\r\nok",
+    "nul-byte": b"HTTP/1.1 200 OK\r\nX-A: a\x00b\r\nContent-Length: 2\r\n\r\nok",
+    "continuation-first": b"HTTP/1.1 200 OK\r\n  folded\r\nContent-Length: 2\r\n\r\nok",
+    "status-code-not-3-digits": b"HTTP/1.1 0200 OK\r\nContent-Length: 2\r\n\r\nok",
+}
+
+
+@pytest.mark.parametrize("sent", MALFORMED_HEADS.values(), ids=MALFORMED_HEADS.keys())
+def test_malformed_response_head_is_a_protocol_error_and_not_reused(
+        open_url: OpenURL, sent: bytes) -> None:
+    def bad(sock: socket.socket, n: int) -> None:
+        if n > 1:
+            return serve_ok_forever(sock)
+        read_head(sock)
+        sock.sendall(sent)
+        serve_ok_forever(sock)  # would answer on this connection if it were reused
+
+    with Hostile(bad) as srv:
+        with pytest.raises(securl.ProtocolError, match="broke the HTTP protocol") as info:
+            open_url(srv.url(), timeout=5)
+        assert "secret-line-9f3" not in str(info.value)  # names the line, not its text
+        assert open_url(srv.url(), timeout=5) == b"ok"
+        assert srv.accepts == 2
+
+
+def test_lenient_but_valid_head_forms_are_read_by_the_rfc(ca_file: str) -> None:
+    """LF-only line ends, OWS around values, obs-fold (joined with one SP), duplicates."""
+    head = (b"HTTP/1.1 200 OK\n"
+            b"X-Spaces: \t padded value \t\n"
+            b"X-Folded: first\r\n   second\r\n\tthird\r\n"
+            b"Set-Cookie: a=1\r\nSet-Cookie: b=2\r\n"
+            b"Content-Length: 2\n\nok")
+
+    def reply(sock: socket.socket, n: int) -> None:
+        while read_head(sock) is not None:
+            sock.sendall(head)
+
+    with Hostile(reply) as srv, securl.Session(ca_certs=ca_file) as s:
+        for _ in range(2):  # and the connection is reused: the framing was understood
+            r = s.get(srv.url(), timeout=5)
+            assert r.content == b"ok"
+            assert r.headers["X-Spaces"] == "padded value"
+            assert r.headers["X-Folded"] == "first second third"
+            assert r.headers.getlist("Set-Cookie") == ["a=1", "b=2"]
+        assert srv.accepts == 1
+
+
+def test_interim_1xx_responses_are_skipped(open_url: OpenURL) -> None:
+    """103 Early Hints (and 100, 102) before the real response: http.client stops at a 103."""
+    interim = (b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
+               b"HTTP/1.1 100 Continue\r\n\r\n"
+               b"HTTP/1.1 102 Processing\r\n\r\n")
+
+    def reply(sock: socket.socket, n: int) -> None:
+        while read_head(sock) is not None:
+            sock.sendall(interim + OK)
+
+    with Hostile(reply) as srv:
+        assert open_url(srv.url(), timeout=5) == b"ok"
+        assert open_url(srv.url(), timeout=5) == b"ok"
+        assert srv.accepts == 1
+
+
 def test_100000_headers_are_refused(open_url: OpenURL) -> None:
     def flood(sock: socket.socket, n: int) -> None:
         read_head(sock)

@@ -38,15 +38,13 @@ Every connection (http and https):
 * is watched by the total deadline of the call using it (``securl._deadline``) from the
   moment it connects or sends a request;
 * reports a TLS handshake that timed out as a connect timeout, not a read timeout;
-* refuses a response head cut off by the end of the connection (a status line or header
-  block without its final line end): ``http.client`` would accept the fragment as a complete,
-  empty response.
+* reads the response head by ``securl._head``'s strict rules (a head cut off by the end of
+  the connection, or a malformed field line, is refused).
 """
 
 from __future__ import annotations
 
 import builtins
-import http.client
 import ssl
 from typing import Any, NamedTuple
 
@@ -57,6 +55,7 @@ from urllib3.util.ssltransport import SSLTransport
 
 from ._audit import emit
 from ._deadline import watch_current
+from ._head import StrictHeadResponse
 from ._peer import PeerInfo, peer_chain
 from ._pinning import changed_key_error
 from ._tls import TLSPolicy
@@ -68,59 +67,13 @@ __all__ = [
     "SecurlHTTPConnectionPool",
     "SecurlHTTPSConnection",
     "SecurlHTTPSConnectionPool",
-    "TruncatedResponseHead",
     "verifier_name",
 ]
-
-_MAXLINE = 65536  # http.client's line limit; a longer line is its LineTooLong, not ours
-
-
-class TruncatedResponseHead(http.client.HTTPException):
-    """The connection ended inside the status line or the header block."""
-
-
-class _HeadReader:
-    """Wraps a response's file during ``begin()`` to notice a head cut off by EOF."""
-
-    def __init__(self, fp: Any) -> None:
-        self._fp = fp
-        self.truncated = False
-
-    def readline(self, limit: int = -1) -> bytes:
-        line: bytes = self._fp.readline(limit)
-        if not line.endswith(b"\n") and len(line) <= _MAXLINE:
-            self.truncated = True
-        return line
-
-    def close(self) -> None:
-        self._fp.close()
-
-
-class _StrictHeadResponse(http.client.HTTPResponse):
-    """An ``http.client`` response that refuses a head the server did not finish."""
-
-    def begin(self) -> None:
-        if self.headers is not None:
-            return
-        fp = self.fp
-        reader = _HeadReader(fp)
-        self.fp = reader
-        try:
-            super().begin()
-        finally:
-            if self.fp is reader:
-                self.fp = fp
-        if reader.truncated:
-            self.close()
-            raise TruncatedResponseHead(
-                "the connection closed in the middle of the response status line or headers"
-            )
-
 
 class SecurlHTTPConnection(HTTPConnection):
     """A plain-HTTP connection under the call's total deadline, with strict response heads."""
 
-    response_class = _StrictHeadResponse
+    response_class = StrictHeadResponse
 
     def connect(self) -> None:
         watch_current(self)
@@ -236,7 +189,7 @@ def _peer_facts(sock: ssl.SSLSocket | SSLTransport, der: bytes, verified: bool) 
 class SecurlHTTPSConnection(HTTPSConnection):
     """An HTTPSConnection that enforces pins and verifiers and audits every TLS connection."""
 
-    response_class = _StrictHeadResponse
+    response_class = StrictHeadResponse
 
     def __init__(self, *args: Any, securl_policy: TLSPolicy, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -276,12 +276,13 @@ def map_transport_error(
     (e.g. a pin mismatch during connect) come back out unchanged. Once the call's total
     ``deadline`` has passed, whatever broke (the watchdog shuts the socket down, so it is
     usually an EOF or reset) is reported as :class:`~securl.DeadlineExceeded`. A server that
-    broke HTTP -- a bad status line, a head cut off by EOF, more than 100 headers, a line over
-    64 KiB, a body shorter than its Content-Length -- is a :class:`~securl.ProtocolError`.
+    broke HTTP -- a bad status line, a malformed head or one cut off by EOF, more than 100
+    headers, a line over 64 KiB, a body shorter than its Content-Length -- is a
+    :class:`~securl.ProtocolError`.
     """
     from urllib3 import exceptions as u3
 
-    from ._connection import TruncatedResponseHead
+    from ._head import MalformedResponseHead
     from .exceptions import (
         ConnectionError,
         ConnectTimeout,
@@ -345,7 +346,7 @@ def map_transport_error(
             return ProtocolError(
                 f"{where} sent more than 100 response headers ({text}); securl refuses "
                 "oversized response heads", reason=exc, host=host, port=port)
-        if isinstance(inner, TruncatedResponseHead):
+        if isinstance(inner, MalformedResponseHead):
             return ProtocolError(f"{where} broke the HTTP protocol: {text}; the connection "
                                  "is closed", reason=exc, host=host, port=port)
         if isinstance(inner, http.client.IncompleteRead) or "ended prematurely" in text:

@@ -1,0 +1,186 @@
+"""Reading an HTTP/1.x response head: strictly, and without the email parser.
+
+``http.client`` hands every response head to the ``email`` package, a general MIME parser:
+about 60 µs per response on the benchmark machine (a tenth of a kept-alive GET), and lenient
+where HTTP is not. :class:`StrictHeadResponse` replaces only ``begin()`` (the head); the body
+framing it sets up (``chunked``, ``length``, ``will_close``) is decided exactly as
+``http.client`` decides it, and everything after the head is ``http.client``'s own code.
+
+Rules (RFC 9112 sections 2-5), each failure an ``http.client.HTTPException`` that
+``securl._errors`` turns into :class:`~securl.ProtocolError`:
+
+* the status line is ``HTTP/1.x SP 3DIGIT [SP reason]``: anything else is ``BadStatusLine``
+  or ``UnknownProtocol``, and nothing at all is ``RemoteDisconnected``, as in ``http.client``;
+* every line ends in LF: a status line or header block cut off by the end of the connection
+  is :class:`TruncatedResponseHead` (``http.client`` would take the fragment for a complete,
+  empty response);
+* a field line is ``name ":" OWS value OWS`` with a token for a name: a line with no colon,
+  whitespace before the colon, a continuation line first, a bare CR or a NUL is
+  :class:`MalformedResponseHead` (``http.client`` would end the headers there, or split the
+  line in two at the CR). The message names the line, never its value (it may be a cookie);
+* an obsolete line folding (a line starting with SP or HTAB) is joined to the field before it
+  with one SP (section 5.2), and surrounding OWS is not part of a value;
+* at most 100 lines per head and 64 KiB per line (``http.client``'s limits, with its
+  ``LineTooLong`` and "got more than 100 headers" errors);
+* interim 1xx responses (``100 Continue``, ``103 Early Hints``, ...) are read and skipped,
+  except ``101 Switching Protocols``, which is final. ``http.client`` skips only 100, and
+  would return a 103 as the response, leaving the real one unread on the connection.
+
+``headers``/``msg`` is an :class:`http.client.HTTPMessage` (urllib3, ``urllib`` and user code
+rely on it), filled through ``set_raw``; its ``get``/``items`` read the stored pairs directly.
+"""
+
+from __future__ import annotations
+
+import http.client
+import re
+from typing import Any
+
+__all__ = ["MalformedResponseHead", "StrictHeadResponse", "TruncatedResponseHead"]
+
+_MAXLINE = 65536  # http.client's limits
+_MAXLINES = 100
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+class MalformedResponseHead(http.client.HTTPException):
+    """The response head breaks HTTP/1.1's syntax."""
+
+
+class TruncatedResponseHead(MalformedResponseHead):
+    """The connection ended inside the status line or the header block."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the connection closed in the middle of the response status line or headers")
+
+
+class _Fields(http.client.HTTPMessage):
+    """An HTTPMessage of plain ``(name, value)`` pairs, read back without email's hooks.
+
+    The ``compat32`` policy's read hook only rewrites values with surrogates, which a
+    Latin-1-decoded value cannot contain, so skipping it returns the same strings.
+    """
+
+    def get(self, name: str, failobj: Any = None) -> Any:
+        wanted = name.lower()
+        for key, value in self.raw_items():
+            if key.lower() == wanted:
+                return value
+        return failobj
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self.raw_items())
+
+
+def _read_fields(fp: Any) -> _Fields:
+    """The header block up to its blank line, by the module's rules."""
+    fields = _Fields()
+    readline = fp.readline
+    last: tuple[str, str] | None = None
+    count = 0
+    while True:
+        line: bytes = readline(_MAXLINE + 1)
+        if line == b"\r\n" or line == b"\n":
+            if last is not None:
+                fields.set_raw(*last)
+            return fields
+        if len(line) > _MAXLINE:
+            raise http.client.LineTooLong("header line")
+        count += 1
+        if count >= _MAXLINES:
+            raise http.client.HTTPException(f"got more than {_MAXLINES} headers")
+        if not line.endswith(b"\n"):
+            raise TruncatedResponseHead()
+        text = line[:-2] if line.endswith(b"\r\n") else line[:-1]
+        if b"\r" in text or b"\x00" in text:
+            raise MalformedResponseHead(
+                f"response header line {count} contains a bare CR or a NUL byte")
+        if line[0] in b" \t":  # obs-fold: part of the previous field's value
+            if last is None:
+                raise MalformedResponseHead(
+                    "the first response header line starts with whitespace")
+            folded_name, before = last
+            more = text.strip(b" \t").decode("iso-8859-1")
+            last = (folded_name, f"{before} {more}" if before and more else before or more)
+            continue
+        name, colon, value = text.partition(b":")
+        if not colon or _TOKEN.fullmatch(name) is None:
+            raise MalformedResponseHead(
+                f"response header line {count} is not 'name: value' (no colon, an empty "
+                "name, or a character not allowed in a field name such as a space before "
+                "the colon)")
+        if last is not None:
+            fields.set_raw(*last)
+        last = (name.decode("ascii"), value.strip(b" \t").decode("iso-8859-1"))
+
+
+class StrictHeadResponse(http.client.HTTPResponse):
+    """An ``http.client`` response whose head is read by the module's rules."""
+
+    def _status(self) -> tuple[str, int, str]:
+        line: bytes = self.fp.readline(_MAXLINE + 1)
+        if len(line) > _MAXLINE:
+            raise http.client.LineTooLong("status line")
+        if not line:
+            raise http.client.RemoteDisconnected(
+                "Remote end closed connection without response")
+        if not line.endswith(b"\n"):
+            raise TruncatedResponseHead()
+        text = line.decode("iso-8859-1")
+        parts = text.split(None, 2)
+        version = parts[0] if len(parts) >= 2 else ""
+        if not version.startswith("HTTP/"):
+            self._close_conn()  # type: ignore[attr-defined]
+            raise http.client.BadStatusLine(text)
+        status = parts[1]
+        if len(status) != 3 or not status.isdigit() or not status.isascii():
+            raise http.client.BadStatusLine(text)
+        code = int(status)
+        if code < 100:
+            raise http.client.BadStatusLine(text)
+        return version, code, parts[2].strip() if len(parts) == 3 else ""
+
+    def begin(self) -> None:
+        if self.headers is not None:  # already read
+            return
+        try:
+            while True:
+                version, status, reason = self._status()
+                if not (100 <= status < 200) or status == 101:
+                    break
+                _read_fields(self.fp)  # an interim response: its fields are dropped
+            if version in ("HTTP/1.0", "HTTP/0.9"):
+                self.version = 10
+            elif version.startswith("HTTP/1."):
+                self.version = 11
+            else:
+                raise http.client.UnknownProtocol(version)
+            fields = _read_fields(self.fp)
+        except MalformedResponseHead:
+            self.close()
+            raise
+        self.code = self.status = status
+        self.reason = reason
+        self.headers = self.msg = fields
+
+        # Body framing, exactly as http.client.HTTPResponse.begin decides it.
+        encoding = fields.get("transfer-encoding")
+        self.chunked = bool(encoding) and encoding.lower() == "chunked"
+        if self.chunked:
+            self.chunk_left = None
+        self.will_close = self._check_close()
+        self.length = None
+        length = fields.get("content-length")
+        if length and not self.chunked:
+            try:
+                self.length = int(length)
+            except ValueError:
+                self.length = None
+            else:
+                if self.length < 0:
+                    self.length = None
+        if status in (204, 304) or 100 <= status < 200 or self._method == "HEAD":
+            self.length = 0
+        if not self.will_close and not self.chunked and self.length is None:
+            self.will_close = True
