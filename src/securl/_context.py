@@ -43,12 +43,26 @@ _STRICT = getattr(ssl, "VERIFY_X509_STRICT", 0)
 _PARTIAL_CHAIN = getattr(ssl, "VERIFY_X509_PARTIAL_CHAIN", 0)
 
 
+_descriptors: dict[tuple[type, str], Any] = {}
+
+
 def _parent_descriptor(obj: object, name: str) -> Any:
-    mro = type(obj).__mro__
-    for klass in mro[mro.index(_SealMixin) + 1 :]:
-        if name in klass.__dict__:
-            return klass.__dict__[name]
-    raise AttributeError(name)  # pragma: no cover
+    """``name`` as the class after :class:`_SealMixin` in ``obj``'s MRO defines it.
+
+    Looked up on every handshake (the ssl module and urllib3 read and set ``verify_mode``
+    and ``check_hostname`` per connection), so the MRO walk is done once per class.
+    """
+    key = (type(obj), name)
+    descriptor = _descriptors.get(key)
+    if descriptor is None:
+        mro = type(obj).__mro__
+        for klass in mro[mro.index(_SealMixin) + 1 :]:
+            if name in klass.__dict__:
+                descriptor = _descriptors[key] = klass.__dict__[name]
+                break
+        else:  # pragma: no cover
+            raise AttributeError(name)
+    return descriptor
 
 
 class _SealMixin:

@@ -36,6 +36,7 @@ import stat
 import threading
 from dataclasses import dataclass
 
+from ._policy import get_policy
 from ._tls import check_pin_syntax
 from .exceptions import ConfigurationError, PinMismatchError
 
@@ -302,8 +303,6 @@ def policy_pins_file() -> PinsFile | None:
     It is read-only for securl: trust on first use never writes to it, and a missing or
     malformed file fails every https request (the administrator asked for these pins).
     """
-    from ._policy import get_policy
-
     path = get_policy().pins_file
     return open_pins_file(path, "admin policy pins file") if path else None
 

@@ -91,11 +91,20 @@ class Response:
         limit = self.max_body_size
         complete = False
         try:
-            if limit is not None:
-                length = self.headers.get("Content-Length", "")
-                encoding = self.headers.get("Content-Encoding", "identity").strip().lower()
-                if encoding in ("", "identity") and length.isdigit() and int(length) > limit:
-                    raise self._too_large(f"announces {int(length)} bytes, over")
+            length = self.headers.get("Content-Length", "")
+            identity = self.headers.get("Content-Encoding", "identity").strip().lower() in (
+                "", "identity")
+            announced = int(length) if identity and length.isdigit() else None
+            if limit is not None and announced is not None and announced > limit:
+                raise self._too_large(f"announces {announced} bytes, over")
+            if announced is not None and announced <= chunk_size and not self.raw.chunked:
+                # Fits in one chunk and nothing to decompress: one read, bounded by the
+                # announced length (a shorter body is still an IncompleteRead).
+                data = self.raw.read(decode_content=True)
+                if data:
+                    yield data
+                complete = True
+                return
             seen = 0
             for chunk in self.raw.stream(chunk_size, decode_content=True):
                 seen += len(chunk)
