@@ -40,7 +40,11 @@ __all__ = ["MalformedResponseHead", "StrictHeadResponse", "TruncatedResponseHead
 
 _MAXLINE = 65536  # http.client's limits
 _MAXLINES = 100
-_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# A field line: token, colon, value without CR, LF or NUL, line end. Linear to match: the
+# name cannot contain the colon and the value cannot contain the line end, so a failed
+# match backtracks each at most once (no OWS group next to the value to trade characters
+# with; the value is stripped afterwards).
+_FIELD_LINE = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):([^\r\n\x00]*)\r?\n")
 
 
 class MalformedResponseHead(http.client.HTTPException):
@@ -77,6 +81,7 @@ def _read_fields(fp: Any) -> _Fields:
     """The header block up to its blank line, by the module's rules."""
     fields = _Fields()
     readline = fp.readline
+    fullmatch = _FIELD_LINE.fullmatch
     last: tuple[str, str] | None = None
     count = 0
     while True:
@@ -90,29 +95,29 @@ def _read_fields(fp: Any) -> _Fields:
         count += 1
         if count >= _MAXLINES:
             raise http.client.HTTPException(f"got more than {_MAXLINES} headers")
+        match = fullmatch(line)
+        if match is not None:  # the common case: one well-formed field line
+            if last is not None:
+                fields.set_raw(*last)
+            name, value = match.groups()
+            last = (name.decode("ascii"), value.strip(b" \t").decode("iso-8859-1"))
+            continue
         if not line.endswith(b"\n"):
             raise TruncatedResponseHead()
         text = line[:-2] if line.endswith(b"\r\n") else line[:-1]
         if b"\r" in text or b"\x00" in text:
             raise MalformedResponseHead(
                 f"response header line {count} contains a bare CR or a NUL byte")
-        if line[0] in b" \t":  # obs-fold: part of the previous field's value
-            if last is None:
-                raise MalformedResponseHead(
-                    "the first response header line starts with whitespace")
-            folded_name, before = last
-            more = text.strip(b" \t").decode("iso-8859-1")
-            last = (folded_name, f"{before} {more}" if before and more else before or more)
-            continue
-        name, colon, value = text.partition(b":")
-        if not colon or _TOKEN.fullmatch(name) is None:
+        if line[0] not in b" \t":
             raise MalformedResponseHead(
                 f"response header line {count} is not 'name: value' (no colon, an empty "
                 "name, or a character not allowed in a field name such as a space before "
                 "the colon)")
-        if last is not None:
-            fields.set_raw(*last)
-        last = (name.decode("ascii"), value.strip(b" \t").decode("iso-8859-1"))
+        if last is None:  # obs-fold with nothing to continue
+            raise MalformedResponseHead("the first response header line starts with whitespace")
+        folded_name, before = last
+        more = text.strip(b" \t").decode("iso-8859-1")
+        last = (folded_name, f"{before} {more}" if before and more else before or more)
 
 
 class StrictHeadResponse(http.client.HTTPResponse):
