@@ -77,9 +77,14 @@ class _Fields(http.client.HTTPMessage):
         return list(self.raw_items())
 
 
-def _read_fields(fp: Any) -> _Fields:
-    """The header block up to its blank line, by the module's rules."""
+def _read_fields(fp: Any) -> tuple[_Fields, dict[str, str]]:
+    """The header block up to its blank line, by the module's rules.
+
+    Also returns the first value of each field by lower-case name, which is what
+    ``http.client`` looks at (``get``) to decide the body framing.
+    """
     fields = _Fields()
+    first: dict[str, str] = {}
     readline = fp.readline
     fullmatch = _FIELD_LINE.fullmatch
     last: tuple[str, str] | None = None
@@ -89,7 +94,8 @@ def _read_fields(fp: Any) -> _Fields:
         if line == b"\r\n" or line == b"\n":
             if last is not None:
                 fields.set_raw(*last)
-            return fields
+                first.setdefault(last[0].lower(), last[1])
+            return fields, first
         if len(line) > _MAXLINE:
             raise http.client.LineTooLong("header line")
         count += 1
@@ -99,6 +105,7 @@ def _read_fields(fp: Any) -> _Fields:
         if match is not None:  # the common case: one well-formed field line
             if last is not None:
                 fields.set_raw(*last)
+                first.setdefault(last[0].lower(), last[1])
             name, value = match.groups()
             last = (name.decode("ascii"), value.strip(b" \t").decode("iso-8859-1"))
             continue
@@ -118,6 +125,16 @@ def _read_fields(fp: Any) -> _Fields:
         folded_name, before = last
         more = text.strip(b" \t").decode("iso-8859-1")
         last = (folded_name, f"{before} {more}" if before and more else before or more)
+
+
+def _will_close(version: int, first: dict[str, str]) -> bool:
+    """``http.client.HTTPResponse._check_close``, on the first values by lower-case name."""
+    connection = first.get("connection", "").lower()
+    if version == 11:
+        return "close" in connection
+    if first.get("keep-alive") or "keep-alive" in connection:
+        return False
+    return "keep-alive" not in first.get("proxy-connection", "").lower()
 
 
 class StrictHeadResponse(http.client.HTTPResponse):
@@ -161,7 +178,7 @@ class StrictHeadResponse(http.client.HTTPResponse):
                 self.version = 11
             else:
                 raise http.client.UnknownProtocol(version)
-            fields = _read_fields(self.fp)
+            fields, first = _read_fields(self.fp)
         except MalformedResponseHead:
             self.close()
             raise
@@ -170,13 +187,13 @@ class StrictHeadResponse(http.client.HTTPResponse):
         self.headers = self.msg = fields
 
         # Body framing, exactly as http.client.HTTPResponse.begin decides it.
-        encoding = fields.get("transfer-encoding")
+        encoding = first.get("transfer-encoding")
         self.chunked = bool(encoding) and encoding.lower() == "chunked"
         if self.chunked:
             self.chunk_left = None
-        self.will_close = self._check_close()
+        self.will_close = _will_close(self.version, first)
         self.length = None
-        length = fields.get("content-length")
+        length = first.get("content-length")
         if length and not self.chunked:
             try:
                 self.length = int(length)

@@ -116,10 +116,16 @@ class Timeouts:
     def __post_init__(self) -> None:
         for name in ("connect", "read", "total"):
             object.__setattr__(self, name, _positive(name, getattr(self, name)))
+        # urllib3 clones the Timeout it is given and never changes it, so the uncapped one
+        # is made once (not a field: equality, hash and repr are unchanged).
+        object.__setattr__(self, "_uncapped", Urllib3Timeout(connect=self.connect, read=self.read))
 
     def for_attempt(self, deadline: Deadline) -> Urllib3Timeout:
         """Socket timeouts for one attempt: ``connect``/``read``, capped at the time left."""
-        left = max(deadline.remaining(), 0.001)
+        left = deadline.remaining()
+        if left >= self.connect and left >= self.read:
+            return self._uncapped  # type: ignore[attr-defined, no-any-return]
+        left = max(left, 0.001)
         return Urllib3Timeout(connect=min(self.connect, left), read=min(self.read, left))
 
 
