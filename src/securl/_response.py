@@ -74,7 +74,7 @@ class Response:
     def content(self) -> bytes:
         """The whole body (decoded from gzip/deflate); read once, then kept."""
         if self._content is None:
-            self._content = b"".join(self._chunks(64 * 1024))
+            self._content = b"".join(self._chunks(64 * 1024, whole=True))
         return self._content
 
     def _too_large(self, what: str) -> ResponseTooLarge:
@@ -86,8 +86,13 @@ class Response:
             limit=limit, host=self._host, port=self._port,
         )
 
-    def _chunks(self, chunk_size: int) -> Iterator[bytes]:
-        """The decoded body in chunks, under the size limit and the deadline (module rules)."""
+    def _chunks(self, chunk_size: int, whole: bool = False) -> Iterator[bytes]:
+        """The decoded body in chunks, under the size limit and the deadline (module rules).
+
+        ``whole=True`` (for :attr:`content`) allows one chunk of any size: a body with a
+        known length and no content coding is then read with a single read, as raw urllib3's
+        ``.data`` does, instead of 64 KiB at a time and joined.
+        """
         limit = self.max_body_size
         complete = False
         try:
@@ -97,9 +102,11 @@ class Response:
             announced = int(length) if identity and length.isdigit() else None
             if limit is not None and announced is not None and announced > limit:
                 raise self._too_large(f"announces {announced} bytes, over")
-            if announced is not None and announced <= chunk_size and not self.raw.chunked:
-                # Fits in one chunk and nothing to decompress: one read, bounded by the
-                # announced length (a shorter body is still an IncompleteRead).
+            if announced is not None and (whole or announced <= chunk_size) and (
+                    not self.raw.chunked):
+                # Nothing to decompress and the length is known (and within the limit,
+                # checked above): one read, bounded by the announced length (a shorter body
+                # is still an IncompleteRead).
                 data = self.raw.read(decode_content=True)
                 if data:
                     yield data
