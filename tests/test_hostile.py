@@ -181,6 +181,38 @@ def test_one_byte_per_second_server_hits_the_total_deadline(
         assert srv.accepts == 2
 
 
+@pytest.mark.parametrize("phase", ["headers", "body"])
+def test_urlopen_total_deadline_covers_the_head_and_leaves_the_body_to_read_timeouts(
+        tls_ctx: ssl.SSLContext, ca_file: str, monkeypatch: pytest.MonkeyPatch,
+        phase: str) -> None:
+    """The drop-in bounds a dripped head at ``total``; a slow body reads on, as in urllib."""
+    import securl.urllib.request
+
+    monkeypatch.setenv("SSL_CERT_FILE", ca_file)
+    body = b"x" * 6
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body)
+
+    def trickle(sock: socket.socket, n: int) -> None:
+        read_head(sock)
+        if phase == "headers":
+            _drip(sock, head + body, srv.stopping, 1.0)
+        else:
+            sock.sendall(head)
+            _drip(sock, body, srv.stopping, 0.6)  # 3.6 s in all, each byte within `read`
+
+    with Hostile(trickle, tls_ctx) as srv:
+        timeouts = securl.Timeouts(connect=5, read=5, total=2.5)
+        start = time.monotonic()
+        if phase == "headers":
+            with pytest.raises(securl.DeadlineExceeded, match=r"total deadline of 2\.5 s"):
+                securl.urllib.request.urlopen(srv.url(), timeout=timeouts)
+            assert 2.4 < time.monotonic() - start < 4.5
+        else:
+            with securl.urllib.request.urlopen(srv.url(), timeout=timeouts) as response:
+                assert response.read() == body
+            assert time.monotonic() - start > 3
+
+
 def test_total_deadline_covers_streamed_body_reads(
         session: securl.Session, tls_ctx: ssl.SSLContext) -> None:
     def trickle(sock: socket.socket, n: int) -> None:

@@ -74,6 +74,7 @@ from urllib3 import HTTPResponse
 from .._audit import emit, redact_url
 from .._config import TLSConfig
 from .._context import create_context
+from .._deadline import Deadline
 from .._guard import check_process_wide
 from .._policy import get_policy
 from .._pool import PoolRegistry
@@ -194,7 +195,8 @@ class OpenerDirector(_std.OpenerDirector):
 # -- transport -------------------------------------------------------------------------------
 def _timeout(value: object) -> Timeouts:
     """urllib's timeout as securl's: the "no timeout given" default and None mean securl's
-    default (10 s connect, 30 s between bytes); a number applies to both."""
+    default (10 s connect, 30 s between bytes, 300 s total); a number applies to connect and
+    read; a :class:`securl.Timeouts` is used as it is."""
     if value is None or value is socket._GLOBAL_DEFAULT_TIMEOUT:  # type: ignore[attr-defined]
         return DEFAULT_TIMEOUT
     return make_timeout(value)  # type: ignore[arg-type]
@@ -228,11 +230,19 @@ def _transport(req: Request, policy_for: Callable[[Target], TLSPolicy]) -> Secur
     headers = {name.title(): value for name, value in headers.items()}
     proxy, proxy_headers = _route(req, headers)
     policy = policy_for(target)
-    raw = send(
-        _pools, method, target, headers, req.data, policy, _timeout(req.timeout),
-        proxy=proxy, proxy_headers=proxy_headers,
-        chunked=req.has_header("Transfer-encoding"), decode_content=False,
-    )
+    timeouts = _timeout(req.timeout)
+    # The total deadline covers connecting, sending and the response head (a server that
+    # drips its headers one byte at a time is stopped at `total`); the body is then read
+    # under the per-read timeout, as urllib reads it, so long downloads keep working.
+    deadline = Deadline(timeouts.total)
+    try:
+        raw = send(
+            _pools, method, target, headers, req.data, policy, timeouts, deadline=deadline,
+            proxy=proxy, proxy_headers=proxy_headers,
+            chunked=req.has_header("Transfer-encoding"), decode_content=False,
+        )
+    finally:
+        deadline.release()
     assert isinstance(raw, HTTPResponse)  # what a urllib3 pool returns
     return SecurlHTTPResponse(raw, req.get_full_url(), target.host, target.port)
 
