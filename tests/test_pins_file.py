@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import pathlib
 import stat
+import subprocess
+import sys
 import threading
+import time
 
 import pytest
 import trustme
@@ -350,7 +354,8 @@ def test_atomic_write_keeps_mode_comments_and_leaves_no_temp_files(
     lines = path.read_text().splitlines()
     assert lines[:2] == ["# my devices", f"old.lab {PIN_A}"]
     assert lines[2].startswith(f"new.lab:8443 {PIN_B}")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["pins.txt"]
+    # No temporary file is left; the (empty) lock file that serialises writers stays.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pins.txt", "pins.txt.lock"]
     assert pins_file.add("new.lab", 8443, PIN_B) is not None  # already there: no change
     assert len(path.read_text().splitlines()) == 3
 
@@ -364,6 +369,76 @@ def test_write_replaces_the_file_rather_than_rewriting_it_in_place(
         open_pins_file(path).add("new.lab", 443, PIN_B)
         assert reader.read() == f"old.lab {PIN_A}\n"
     assert "new.lab" in path.read_text()
+
+
+_WRITER = """
+import sys, time
+from securl._pinning import open_pins_file
+path, tag, count, start = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+pins_file = open_pins_file(path)
+while time.time() < start:
+    time.sleep(0.001)
+if count == 0:  # first contact with one host, each process with its own key
+    existing = pins_file.record_first_use("dev.lab", 443, sys.argv[5])
+    print("recorded" if existing is None else "existing " + " ".join(existing.pins))
+for i in range(count):
+    pins_file.add(f"host-{tag}-{i}.lab", 443, sys.argv[5])
+"""
+
+
+def _run_writers(path: pathlib.Path, pins: list[str], count: int) -> list[str]:
+    """Start one real process per pin, all writing ``path`` from the same instant."""
+    src = str(pathlib.Path(securl.__file__).parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [src, *filter(None, [os.environ.get("PYTHONPATH")])])}
+    start = time.time() + 1.5  # every child imported and waiting by then
+    procs = [subprocess.Popen(
+        [sys.executable, "-c", _WRITER, str(path), str(n), str(count), str(start), pin],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        for n, pin in enumerate(pins)]
+    outputs = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        outputs.append(out.strip())
+    return outputs
+
+
+def test_processes_writing_one_pins_file_at_once_lose_no_line(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "pins"
+    _run_writers(path, [PIN_A] * 6, count=25)
+    hosts = {line.split()[0] for line in path.read_text().splitlines() if line.strip()}
+    assert hosts == {f"host-{n}-{i}.lab" for n in range(6) for i in range(25)}
+    assert open_pins_file(path).lookup("host-5-24.lab", 443) is not None  # still parses
+
+
+def test_processes_racing_a_first_contact_record_exactly_one_key(
+        tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "pins"
+    pins = [PIN_A, PIN_B, PIN_A, PIN_B, PIN_A, PIN_B]
+    outputs = _run_writers(path, pins, count=0)
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    assert len(lines) == 1 and outputs.count("recorded") == 1, outputs
+    winner = lines[0].split()[1]
+    assert all(out == f"existing {winner}" for out in outputs if out != "recorded")
+
+
+def test_write_waits_for_another_holder_of_the_lock_then_fails_closed(
+        tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import fcntl
+
+    from securl import _pinning
+
+    path = tmp_path / "pins"
+    monkeypatch.setattr(_pinning, "LOCK_TIMEOUT", 0.3)
+    with open(f"{path}.lock", "w") as holder:  # another open file: its flock conflicts
+        fcntl.flock(holder.fileno(), fcntl.LOCK_EX)
+        start = time.monotonic()
+        with pytest.raises(securl.ConfigurationError, match=r"held the lock .*fail closed"):
+            open_pins_file(path).add("dev.lab", 443, PIN_A)
+        assert 0.3 <= time.monotonic() - start < 5
+    assert not path.exists()
+    assert open_pins_file(path).add("dev.lab", 443, PIN_A) is None  # released: it writes
 
 
 # --- admin policy pins_file -----------------------------------------------------------

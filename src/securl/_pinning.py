@@ -19,9 +19,15 @@ Rules this module follows:
   trusted or ignored.
 * **Atomic writes**: a new pin is written to a temporary file in the same directory, synced,
   given the old file's permission bits, then renamed over the file (``os.replace``), so a
-  reader sees either the old or the new file, never half of one. Writes within one process
-  are serialised by a lock per file; two *processes* recording at the same instant can lose
-  one record (the next contact records it again). Comments and layout are kept.
+  reader sees either the old or the new file, never half of one. Comments and layout are
+  kept.
+* **Serialised writes, across processes too**: a write re-reads the file and decides under a
+  per-file thread lock *and* an exclusive OS lock on ``<file>.lock`` beside it (``flock`` on
+  POSIX, ``msvcrt.locking`` on Windows), so two processes recording at the same instant
+  both keep their lines, and two first contacts with different keys record one and refuse
+  the other. The lock file stays (empty) after the first write. The OS lock is waited for
+  at most 10 s, then the write fails closed (:class:`~securl.ConfigurationError`); the OS
+  releases it when its holder exits, however it exits.
 * **Fresh reads**: the file is re-read when its size, mtime or inode changes, so an edit
   takes effect for the next request (see the pool-key note in :mod:`securl._tls`).
 """
@@ -33,7 +39,10 @@ import datetime
 import ipaddress
 import os
 import stat
+import sys
 import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ._policy import get_policy
@@ -176,6 +185,67 @@ def _write_atomic(path: str, data: bytes) -> None:
             os.close(dir_fd)
 
 
+#: How long a write waits for another process's lock on the same pins file.
+LOCK_TIMEOUT = 10.0
+
+if sys.platform == "win32":  # pragma: no cover - CI runs on Linux
+    import msvcrt
+
+    def _try_lock(fd: int) -> bool:
+        os.lseek(fd, 0, os.SEEK_SET)
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+
+    def _unlock(fd: int) -> None:
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+else:
+    import fcntl
+
+    def _try_lock(fd: int) -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def _unlock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _interprocess_lock(path: str, origin: str) -> Iterator[None]:
+    """Hold the exclusive OS lock on ``<path>.lock`` (module rules); fails closed on timeout."""
+    lock_path = os.path.realpath(path) + ".lock"
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot write {origin} {path}: its lock file {lock_path} cannot be opened "
+            f"({exc.strerror}); the pin was not recorded (fail closed). The directory must "
+            "be writable"
+        ) from None
+    try:
+        give_up = time.monotonic() + LOCK_TIMEOUT
+        while not _try_lock(fd):
+            if time.monotonic() >= give_up:
+                raise ConfigurationError(
+                    f"another process has held the lock on {origin} {path} ({lock_path}) for "
+                    f"more than {LOCK_TIMEOUT:g} s; the pin was not recorded (fail closed). "
+                    "Check for a stuck securl process writing this file"
+                )
+            time.sleep(0.005)
+        try:
+            yield
+        finally:
+            _unlock(fd)
+    finally:
+        os.close(fd)
+
+
 class PinsFile:
     """One pins file, re-read when it changes; shared per path within the process."""
 
@@ -239,32 +309,44 @@ class PinsFile:
         Returns None when the line was written, else the existing entry (unchanged).
         """
         check_pin_syntax(pin)
-        with self._lock:
-            self._refresh(required=False)
+        with self._writing():
             existing = self._entries.get((canonical_host(host), port))
             if existing is not None and pin in existing.pins:
                 return existing
-            line = f"{format_host(host, port)} {pin}"
-            if note:
-                line += f"  # {note}"
-            text = self._text
-            if text and not text.endswith("\n"):
-                text += "\n"
-            self._write(text + line + "\n")
+            self._append(host, port, pin, note)
             return None
 
     def record_first_use(self, host: str, port: int, pin: str) -> HostPins | None:
         """Trust on first use: record ``pin`` if the host has no entry yet.
 
-        Atomic with respect to other threads: if another connection recorded a pin for the
-        host first, nothing is written and that entry is returned for the caller to check.
+        Atomic with respect to other threads and processes: if another connection recorded
+        a pin for the host first, nothing is written and that entry is returned for the
+        caller to check.
         """
-        with self._lock:
-            existing = self.lookup(host, port, required=False)
+        with self._writing():
+            existing = self._entries.get((canonical_host(host), port))
             if existing is not None:
                 return existing
             stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-            return self.add(host, port, pin, note=f"trust on first use, {stamp}")
+            self._append(host, port, pin, f"trust on first use, {stamp}")
+            return None
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Both locks held and the file freshly re-read: the state a write decides on."""
+        with self._lock, _interprocess_lock(self.path, self.origin):
+            self._stamp = None  # another process may have written since the last read
+            self._refresh(required=False)
+            yield
+
+    def _append(self, host: str, port: int, pin: str, note: str) -> None:
+        line = f"{format_host(host, port)} {pin}"
+        if note:
+            line += f"  # {note}"
+        text = self._text
+        if text and not text.endswith("\n"):
+            text += "\n"
+        self._write(text + line + "\n")
 
     def _write(self, text: str) -> None:
         try:
