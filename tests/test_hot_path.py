@@ -158,12 +158,18 @@ def _modules_after(code: str) -> set[str]:
 def test_import_securl_stays_cheap_without_urllib3_or_the_toml_parser() -> None:
     # sitecustomize may import securl in every interpreter (see benchmarks/RESULTS.md).
     loaded = _modules_after("import securl")
-    assert not {"urllib3", "securl._session", "securl._api", "tomllib"} & loaded
+    assert not {"urllib3", "securl._session", "securl._api", "tomllib", "securl._x509",
+                "securl.verifiers"} & loaded
 
 
 def test_the_request_layer_loads_on_first_use_of_its_names() -> None:
     loaded = _modules_after("import securl\nsecurl.Session\nfrom securl import get")
     assert {"urllib3", "securl._session", "securl._api"} <= loaded
+
+
+def test_verifiers_and_peer_info_load_on_first_use() -> None:
+    loaded = _modules_after("import securl\nsecurl.verifiers.require_san\nsecurl.PeerInfo")
+    assert {"securl.verifiers", "securl._peer", "securl._x509"} <= loaded
 
 
 def test_multi_valued_session_headers_are_sent_as_separate_lines(

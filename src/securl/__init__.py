@@ -5,7 +5,8 @@ opt-outs that are explicit and audited, and an admin guard against process-wide 
 
 ``import securl`` stays cheap because ``sitecustomize`` may import it in every interpreter:
 the request layer (Session, Response, get/post/..., the urllib drop-in), which needs urllib3,
-is imported on first use of one of those names, not by ``import securl`` itself.
+and the certificate reader behind ``verifiers`` and ``PeerInfo`` are imported on first use of
+one of those names, not by ``import securl`` itself.
 """
 
 from __future__ import annotations
@@ -13,13 +14,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from . import audit, verifiers
+from . import audit
 from ._audit import AuditEvent, add_audit_hook, remove_audit_hook
 from ._config import TLSConfig
 from ._context import create_context
 from ._install import install, uninstall
 from ._install import on_import as _on_import
-from ._peer import PeerInfo
 from ._tls import pinned, unverified
 from ._trust import TrustInfo, trust_info
 from ._version import __version__
@@ -48,14 +48,17 @@ from .exceptions import (
 )
 
 if TYPE_CHECKING:
-    from . import urllib
+    from . import urllib, verifiers
     from ._api import delete, get, head, options, patch, post, put, request
     from ._auth import BasicAuth, DigestAuth
+    from ._peer import PeerInfo
     from ._response import Response
     from ._session import Session, Timeouts
 
-#: Public names whose module imports urllib3: loaded on first access (PEP 562).
+#: Public names whose module imports urllib3 (or the certificate reader): loaded on first
+#: access (PEP 562).
 _LAZY = {
+    "PeerInfo": "._peer",
     "BasicAuth": "._auth",
     "DigestAuth": "._auth",
     "Response": "._response",
@@ -73,8 +76,8 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    if name == "urllib":  # the drop-in: `from securl import urllib`
-        value: Any = importlib.import_module(".urllib", __name__)
+    if name in ("urllib", "verifiers"):  # subpackages: `from securl import urllib`
+        value: Any = importlib.import_module(f".{name}", __name__)
     else:
         module = _LAZY.get(name)
         if module is None:
@@ -85,7 +88,7 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY, "urllib"})
+    return sorted({*globals(), *_LAZY, "urllib", "verifiers"})
 
 
 __all__ = [
