@@ -721,6 +721,13 @@ def test_timeouts_are_never_infinite(web: LocalServer) -> None:
     assert _timeout(socket._GLOBAL_DEFAULT_TIMEOUT) is DEFAULT_TIMEOUT  # type: ignore[attr-defined]
     assert _timeout(None) is DEFAULT_TIMEOUT
     assert _timeout(2.5).read == 2.5
+    assert _timeout(2.5).total == 300  # the default total deadline of the head
+    # A per-operation timeout is never undercut by the total deadline...
+    assert (_timeout(600).read, _timeout(600).total) == (600, 1200)
+    assert _timeout((100, 250)).total == 350
+    # ...but an explicit total is the caller's.
+    assert _timeout((1, 2, 3)).total == 3
+    assert _timeout(securl.Timeouts(connect=200, read=200, total=10)).total == 10
     with pytest.raises(ValueError, match="timeout"):
         securl_urllib.request.urlopen(web.url("/"), timeout=0)
 

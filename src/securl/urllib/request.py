@@ -29,6 +29,7 @@ Every other name of ``urllib.request`` is the stdlib's own (see :func:`__getattr
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import http.client
 import os
 import socket
@@ -196,10 +197,19 @@ class OpenerDirector(_std.OpenerDirector):
 def _timeout(value: object) -> Timeouts:
     """urllib's timeout as securl's: the "no timeout given" default and None mean securl's
     default (10 s connect, 30 s between bytes, 300 s total); a number applies to connect and
-    read; a :class:`securl.Timeouts` is used as it is."""
+    read; a :class:`securl.Timeouts` is used as it is.
+
+    urllib's timeout is per operation, so a number (or ``(connect, read)``) never gets a
+    total deadline shorter than connecting plus one read: ``timeout=600`` keeps its meaning.
+    """
     if value is None or value is socket._GLOBAL_DEFAULT_TIMEOUT:  # type: ignore[attr-defined]
         return DEFAULT_TIMEOUT
-    return make_timeout(value)  # type: ignore[arg-type]
+    timeouts = make_timeout(value)  # type: ignore[arg-type]
+    per_operation = isinstance(value, (int, float)) or (
+        isinstance(value, tuple) and len(value) == 2)
+    if per_operation and timeouts.connect + timeouts.read > timeouts.total:
+        timeouts = dataclasses.replace(timeouts, total=timeouts.connect + timeouts.read)
+    return timeouts
 
 
 def _route(req: Request, headers: dict[str, str]
