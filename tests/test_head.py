@@ -12,13 +12,14 @@ from __future__ import annotations
 import http.client
 import io
 import itertools
+import pickle
 import string
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from securl._head import StrictHeadResponse
+from securl._head import MalformedResponseHead, StrictHeadResponse, TruncatedResponseHead
 
 PROPERTY = settings(max_examples=300, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow])
@@ -100,3 +101,9 @@ def test_any_well_formed_head_reads_like_http_client(fields: list[tuple[str, str
     head = line_end.join(lines) + line_end + line_end
     assert _parse(StrictHeadResponse, head, "GET") == _parse(
         http.client.HTTPResponse, head, "GET")
+
+
+def test_head_errors_pickle_with_their_message() -> None:
+    for error in (TruncatedResponseHead(), MalformedResponseHead("line 3 is not 'name: value'")):
+        copy = pickle.loads(pickle.dumps(error))
+        assert type(copy) is type(error) and str(copy) == str(error)

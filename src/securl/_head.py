@@ -54,9 +54,9 @@ class MalformedResponseHead(http.client.HTTPException):
 class TruncatedResponseHead(MalformedResponseHead):
     """The connection ended inside the status line or the header block."""
 
-    def __init__(self) -> None:
-        super().__init__(
-            "the connection closed in the middle of the response status line or headers")
+    def __init__(self, message: str = "the connection closed in the middle of the response "
+                 "status line or headers") -> None:
+        super().__init__(message)  # the message is the one argument: it pickles
 
 
 class _Fields(http.client.HTTPMessage):
