@@ -107,3 +107,9 @@ def test_head_errors_pickle_with_their_message() -> None:
     for error in (TruncatedResponseHead(), MalformedResponseHead("line 3 is not 'name: value'")):
         copy = pickle.loads(pickle.dumps(error))
         assert type(copy) is type(error) and str(copy) == str(error)
+
+
+def test_folded_lines_count_against_the_100_line_limit() -> None:
+    head = b"HTTP/1.1 200 OK\r\nX-A: a\r\n" + b" more\r\n" * 200 + b"\r\n"
+    with pytest.raises(http.client.HTTPException, match="more than 100 headers"):
+        _parse(StrictHeadResponse, head, "GET")

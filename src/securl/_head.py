@@ -83,19 +83,14 @@ def _read_fields(fp: Any) -> tuple[_Fields, dict[str, str]]:
     Also returns the first value of each field by lower-case name, which is what
     ``http.client`` looks at (``get``) to decide the body framing.
     """
-    fields = _Fields()
-    first: dict[str, str] = {}
+    pairs: list[tuple[str, str]] = []
     readline = fp.readline
     fullmatch = _FIELD_LINE.fullmatch
-    last: tuple[str, str] | None = None
-    count = 0
+    count = 0  # lines read, folded ones included (http.client's limit counts lines)
     while True:
         line: bytes = readline(_MAXLINE + 1)
         if line == b"\r\n" or line == b"\n":
-            if last is not None:
-                fields.set_raw(*last)
-                first.setdefault(last[0].lower(), last[1])
-            return fields, first
+            break
         if len(line) > _MAXLINE:
             raise http.client.LineTooLong("header line")
         count += 1
@@ -103,11 +98,8 @@ def _read_fields(fp: Any) -> tuple[_Fields, dict[str, str]]:
             raise http.client.HTTPException(f"got more than {_MAXLINES} headers")
         match = fullmatch(line)
         if match is not None:  # the common case: one well-formed field line
-            if last is not None:
-                fields.set_raw(*last)
-                first.setdefault(last[0].lower(), last[1])
             name, value = match.groups()
-            last = (name.decode("ascii"), value.strip(b" \t").decode("iso-8859-1"))
+            pairs.append((name.decode("ascii"), value.strip(b" \t").decode("iso-8859-1")))
             continue
         if not line.endswith(b"\n"):
             raise TruncatedResponseHead()
@@ -120,11 +112,17 @@ def _read_fields(fp: Any) -> tuple[_Fields, dict[str, str]]:
                 f"response header line {count} is not 'name: value' (no colon, an empty "
                 "name, or a character not allowed in a field name such as a space before "
                 "the colon)")
-        if last is None:  # obs-fold with nothing to continue
+        if not pairs:  # obs-fold with nothing to continue
             raise MalformedResponseHead("the first response header line starts with whitespace")
-        folded_name, before = last
+        folded_name, before = pairs[-1]
         more = text.strip(b" \t").decode("iso-8859-1")
-        last = (folded_name, f"{before} {more}" if before and more else before or more)
+        pairs[-1] = (folded_name, f"{before} {more}" if before and more else before or more)
+    fields = _Fields()
+    first: dict[str, str] = {}
+    for name, value in pairs:
+        fields.set_raw(name, value)
+        first.setdefault(name.lower(), value)
+    return fields, first
 
 
 def _will_close(version: int, first: dict[str, str]) -> bool:
