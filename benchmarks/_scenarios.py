@@ -218,7 +218,7 @@ def context_cost(env: Env, cfg: Config) -> Table:
     import truststore
 
     import securl
-    import securl._context as sctx
+    import securl.tls.context as sctx
 
     ca_config = securl.TLSConfig(ca_certs=env.ca_file)
 

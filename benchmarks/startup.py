@@ -35,7 +35,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 HEADING = "## Start-up cost of install()"
 
-HOOK = None  # the real hook text, from securl._admin.hook_block()
+HOOK = None  # the real hook text, from securl.cli.admin.hook_block()
 EAGER = "import securl\nsecurl.install()\n"
 #: (label, sitecustomize text, -c code)
 CASES = [
@@ -86,7 +86,7 @@ def _once(env: dict[str, str], code: str) -> tuple[float, float]:
 
 def measure(runs: int) -> dict[str, list[float]]:
     sys.path.insert(0, str(ROOT / "src"))
-    from securl._admin import hook_block
+    from securl.cli.admin import hook_block
 
     with tempfile.TemporaryDirectory() as tmp:
         base = pathlib.Path(tmp)

@@ -1,6 +1,6 @@
 """Server-side HTTP authentication for LocalServer routes: Basic and RFC 7616 Digest.
 
-Written independently of securl._auth (own parsing, own hashing) so that a test of securl
+Written independently of securl.http.auth (own parsing, own hashing) so that a test of securl
 against it is a test against a second implementation of the RFC, not against itself.
 The Digest side checks everything a strict server checks: realm, uri, algorithm, qop,
 opaque, a strictly increasing nonce count per nonce, and the response hash; it issues

@@ -21,7 +21,7 @@ import pytest
 
 from _certs import self_signed
 from _servers import LocalServer, server_context
-from securl._admin import hook_block
+from securl.cli.admin import hook_block
 
 #: The block `securl admin install-sitecustomize` writes (install() on the first import ssl).
 HOOK = hook_block()

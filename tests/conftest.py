@@ -14,7 +14,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 import _open_url
 import securl
-import securl._context
+import securl.tls.context
 from _secret_guard import (  # noqa: F401 - the suite-wide secret-leak guard (see module)
     _secret_guard_session,
     pytest_runtest_makereport,
@@ -34,9 +34,9 @@ _ENV_TO_CLEAR = (
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in _ENV_TO_CLEAR:
         monkeypatch.delenv(name, raising=False)
-    securl._context.clear_cache()
+    securl.tls.context.clear_cache()
     yield
-    securl._context.clear_cache()
+    securl.tls.context.clear_cache()
 
 
 @pytest.fixture(autouse=True)

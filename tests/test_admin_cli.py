@@ -1,4 +1,4 @@
-"""``securl admin ...`` run as a real command (``python -m securl._admin``) in subprocesses."""
+"""``securl admin ...`` run as a real command (``python -m securl.cli.admin``) in subprocesses."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ POLICY_ENV = "SECURL_POLICY"
 
 def admin(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "securl._admin", *args],
+        [sys.executable, "-m", "securl.cli.admin", *args],
         env=child_env(env), capture_output=True, text=True, timeout=60, check=False,
     )
 
@@ -30,7 +30,7 @@ def test_install_creates_the_hook_and_a_child_interpreter_runs_it(tmp_path: path
     assert text.startswith("# >>> securl: managed block")
     assert text.endswith("# <<< securl <<<\n")
     proc = subprocess.run(
-        [sys.executable, "-c", "import securl._install as i, ssl; print(i.status())"],
+        [sys.executable, "-c", "import securl.admin.install as i, ssl; print(i.status())"],
         env=child_env({POLICY_ENV: os.devnull}, site), capture_output=True, text=True,
         timeout=60, check=False,
     )
@@ -191,7 +191,7 @@ def test_install_warns_when_another_sitecustomize_runs_first(tmp_path: pathlib.P
     env["PYTHONPATH"] = os.pathsep.join(
         [str(first), str(target)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     r = subprocess.run(
-        [sys.executable, "-m", "securl._admin", "install-sitecustomize", "--site-dir",
+        [sys.executable, "-m", "securl.cli.admin", "install-sitecustomize", "--site-dir",
          str(target)], env=env, capture_output=True, text=True, timeout=60, check=False,
     )
     assert r.returncode == 0, r.stderr

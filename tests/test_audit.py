@@ -31,7 +31,7 @@ from _servers import Handler, LocalServer, Reply, server_context
 from conftest import expired_leaf
 from securl import _audit
 from securl._audit import EVENTS, AuditEvent
-from securl._x509 import spki_pin
+from securl.tls.x509 import spki_pin
 
 HERE = os.path.abspath(__file__)
 

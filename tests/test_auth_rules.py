@@ -1,11 +1,11 @@
-"""The rules of securl._auth that need no network: parsing, choice, hashing, secrecy."""
+"""The rules of securl.http.auth that need no network: parsing, choice, hashing, secrecy."""
 
 from __future__ import annotations
 
 import pytest
 
 import securl
-from securl._auth import (
+from securl.http.auth import (
     BasicAuth,
     Challenge,
     DigestAuth,
@@ -15,7 +15,7 @@ from securl._auth import (
     parse_auth_params,
     parse_challenges,
 )
-from securl._validate import parse_target
+from securl.http.target import parse_target
 
 SECRET = "s3cr3t-Pa55"
 

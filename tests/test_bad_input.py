@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 import securl
 from _secrets import TEST_BEARER, TEST_PASSWORD, TEST_USER
 from _servers import LocalServer, server_context
-from securl._validate import check_headers, check_method, parse_target
+from securl.http.target import check_headers, check_method, parse_target
 
 PROPERTY = settings(max_examples=200, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow])

@@ -17,11 +17,11 @@ import textwrap
 import pytest
 import trustme
 
-import securl._cli
+import securl.cli.main
 from _certs import self_signed
 from _servers import Handler, LocalServer, Reply, server_context
 from conftest import expired_leaf
-from securl._x509 import spki_pin
+from securl.tls.x509 import spki_pin
 
 SRC = str(pathlib.Path(securl.__file__).resolve().parent.parent)
 BIG = 2 * 1024 * 1024 + 17  # over the 1 MiB progress threshold
@@ -438,18 +438,18 @@ def fake_delegate(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     module = types.ModuleType("securl_fake_pin_cli")
     module.pin_main = lambda argv: calls.append(argv) or 7  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "securl_fake_pin_cli", module)
-    monkeypatch.setitem(securl._cli.DELEGATED, "pin", ("securl_fake_pin_cli", "pin_main", ""))
+    monkeypatch.setitem(securl.cli.main.DELEGATED, "pin", ("securl_fake_pin_cli", "pin_main", ""))
     return calls
 
 
 def test_pin_and_admin_get_their_arguments_untouched(fake_delegate: list[list[str]]) -> None:
-    assert securl._cli.main(["pin", "--add", "pins.txt", "https://h/"]) == 7
+    assert securl.cli.main.main(["pin", "--add", "pins.txt", "https://h/"]) == 7
     assert fake_delegate == [["--add", "pins.txt", "https://h/"]]
 
 
 def test_a_missing_delegated_command_exits_2_with_a_message(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setitem(securl._cli.DELEGATED, "admin",
+    monkeypatch.setitem(securl.cli.main.DELEGATED, "admin",
                         ("securl._no_such_module", "admin_main", ""))
-    assert securl._cli.main(["admin", "show-policy"]) == 2
+    assert securl.cli.main.main(["admin", "show-policy"]) == 2
     assert "securl admin: not available in this build" in capsys.readouterr().err

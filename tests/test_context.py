@@ -18,7 +18,7 @@ import securl
 from _certs import self_signed
 from _servers import LocalServer, server_context
 from conftest import expired_leaf, future_leaf
-from securl._errors import tls_verification_error
+from securl.http.errors import tls_verification_error
 
 
 def handshake(ctx: ssl.SSLContext, port: int, host: str = "localhost") -> ssl.SSLSocket:
@@ -367,7 +367,7 @@ def test_certifi_only_when_no_system_store_with_one_warning(
 ) -> None:
     import certifi
 
-    import securl._trust as trust
+    import securl.tls.trust as trust
 
     monkeypatch.setattr(trust, "_from_system", lambda: None)
     monkeypatch.setattr(trust, "_certifi_warned", False)

@@ -1,6 +1,6 @@
 """Faults between requests: trust files, server certificates and client keys that change.
 
-Rule under test (``securl._context``): a new connection re-checks the files its context was
+Rule under test (``securl.tls.context``): a new connection re-checks the files its context was
 built from; a changed file is re-read, a missing or unusable one is a ConfigurationError
 naming it -- never a silent fallback to old CAs, another trust source or no verification.
 """

@@ -1,6 +1,6 @@
 """securl's response head reader against http.client's, on well-formed heads.
 
-``securl._head.StrictHeadResponse`` replaces ``http.client``'s email-based head parser for
+``securl.http.head.StrictHeadResponse`` replaces ``http.client``'s email-based head parser for
 speed and strictness (malformed heads: tests/test_hostile.py, against real sockets). On a
 well-formed head the two must agree on everything the body framing and the caller depend
 on: status, reason, version, chunked, length, will_close and the header pairs. This is a
@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from securl._head import MalformedResponseHead, StrictHeadResponse, TruncatedResponseHead
+from securl.http.head import MalformedResponseHead, StrictHeadResponse, TruncatedResponseHead
 
 PROPERTY = settings(max_examples=300, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow])

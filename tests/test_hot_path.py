@@ -19,8 +19,8 @@ import urllib3
 
 import securl
 from _servers import LocalServer, RawServer, server_context
-from securl._tls import TLSPolicy
-from securl._validate import check_method, parse_target
+from securl.http.target import check_method, parse_target
+from securl.tls.decision import TLSPolicy
 
 SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
 
@@ -133,7 +133,7 @@ def test_a_config_unpickled_in_another_process_hashes_like_a_fresh_one(
                                       TLSPolicy("verified", securl.TLSConfig(ca_certs=ca_file)))))
     code = (
         "import pickle, sys, securl\n"
-        "from securl._tls import TLSPolicy\n"
+        "from securl.tls.decision import TLSPolicy\n"
         "config, policy = pickle.load(open(sys.argv[1], 'rb'))\n"
         "fresh = securl.TLSConfig(ca_certs=sys.argv[2])\n"
         "assert hash(config) == hash(fresh), 'config hash'\n"
@@ -158,18 +158,18 @@ def _modules_after(code: str) -> set[str]:
 def test_import_securl_stays_cheap_without_urllib3_or_the_toml_parser() -> None:
     # sitecustomize may import securl in every interpreter (see benchmarks/RESULTS.md).
     loaded = _modules_after("import securl")
-    assert not {"urllib3", "securl._session", "securl._api", "tomllib", "securl._x509",
+    assert not {"urllib3", "securl.http.session", "securl.http.api", "tomllib", "securl.tls.x509",
                 "securl.verifiers"} & loaded
 
 
 def test_the_request_layer_loads_on_first_use_of_its_names() -> None:
     loaded = _modules_after("import securl\nsecurl.Session\nfrom securl import get")
-    assert {"urllib3", "securl._session", "securl._api"} <= loaded
+    assert {"urllib3", "securl.http.session", "securl.http.api"} <= loaded
 
 
 def test_verifiers_and_peer_info_load_on_first_use() -> None:
     loaded = _modules_after("import securl\nsecurl.verifiers.require_san\nsecurl.PeerInfo")
-    assert {"securl.verifiers", "securl._peer", "securl._x509"} <= loaded
+    assert {"securl.verifiers", "securl.tls.peer", "securl.tls.x509"} <= loaded
 
 
 def test_multi_valued_session_headers_are_sent_as_separate_lines(

@@ -38,14 +38,14 @@ print("good=" + fetch(GOOD))
 print("bad=" + fetch(BAD))
 """, env=env)
     assert r.returncode == 0, r.stderr
-    assert r.out("factory") == "securl._install"
+    assert r.out("factory") == "securl.admin.install"
     assert r.out("strict") == "True"
     assert r.out("good") == "ok:hello"
     assert r.out("bad").startswith("fail:SSLCertVerificationError")
     assert "self-signed" in r.out("bad") or "self signed" in r.out("bad")
     (installed,) = r.named("securl.installed")
     assert installed["on_process_wide_unverified"] == "refuse"
-    assert installed["https_context"] == "securl._install.https_context"
+    assert installed["https_context"] == "securl.admin.install.https_context"
     assert r.stderr == ""
 
 
@@ -109,7 +109,7 @@ print("good=" + fetch(GOOD))
     refused = r.out("refused")
     assert f"app.py:{line}" in refused
     assert "ssl._create_unverified_context" in refused
-    assert r.out("factory") == "securl._install"
+    assert r.out("factory") == "securl.admin.install"
     assert r.out("bad").startswith("fail:SSLCertVerificationError")
     assert r.out("good") == "ok:hello"
     (event,) = r.named("securl.monkeypatch")
@@ -219,11 +219,11 @@ def test_default_policy_reverts_a_patch_made_before_install(
 def test_patch_that_bypasses_the_guard_is_caught_by_the_per_request_check(
         tmp_path: pathlib.Path, env: dict[str, str]) -> None:
     r = run_python(tmp_path, """
-import securl, securl._guard
+import securl, securl.admin.guard
 # Neither setattr nor the module class: straight into the module's dict.
 vars(ssl)["SSLContext"] = type("Lax", (ssl.SSLContext,), {
     "__init__": lambda self, *a: setattr(self, "check_hostname", False)})
-securl._guard.check_process_wide()
+securl.admin.guard.check_process_wide()
 print("restored=" + str(ssl.SSLContext.__module__ == "ssl"))
 print("bad=" + fetch(BAD))
 """, env=env)
@@ -268,13 +268,13 @@ print("bad=" + fetch(BAD))
 def test_malformed_policy_stops_install_with_nothing_half_installed(
         tmp_path: pathlib.Path, env: dict[str, str], policy: str, expect: str) -> None:
     r = run_python(tmp_path, """
-import securl, securl._install
+import securl, securl.admin.install
 try:
     securl.install()
     print("installed=yes")
 except securl.ConfigurationError as exc:
     print("error=" + str(exc))
-print("is_installed=" + str(securl._install.is_installed()))
+print("is_installed=" + str(securl.admin.install.is_installed()))
 print("factory=" + ssl._create_default_https_context.__qualname__)
 """, sitecustomize="", policy=policy, audit=False, env=env)
     assert r.returncode == 0, r.stderr
@@ -286,7 +286,7 @@ print("factory=" + ssl._create_default_https_context.__qualname__)
 
 def test_malformed_policy_in_the_hook_says_so_on_stderr(tmp_path: pathlib.Path,
                                                         env: dict[str, str]) -> None:
-    from securl._admin import hook_block
+    from securl.cli.admin import hook_block
 
     r = run_python(tmp_path, 'print("factory=" + ssl._create_default_https_context.__qualname__)\n',
                    sitecustomize=hook_block(), policy="x509_strict = 1\n", audit=False, env=env)
@@ -367,7 +367,7 @@ def test_python_dash_S_skips_the_hook(tmp_path: pathlib.Path, env: dict[str, str
         proc = subprocess.run(args, env=child_env({**env, "SECURL_POLICY": os.devnull}, site),
                               capture_output=True, text=True, timeout=60, check=False)
         out[flag] = proc.stdout.strip()
-    assert out == {"": "securl._install", "-S": "ssl"}
+    assert out == {"": "securl.admin.install", "-S": "ssl"}
 
 
 # --- mail and FTP clients (ssl._create_stdlib_context) -------------------------------------
@@ -446,8 +446,8 @@ def test_hook_installs_on_first_import_ssl_and_restores_the_real_loader(
         tmp_path: pathlib.Path) -> None:
     r = run_c(tmp_path, """
 import ssl, sys, inspect, importlib.machinery
-import securl._install
-print(securl._install.is_installed(), type(ssl.__loader__).__name__,
+import securl.admin.install
+print(securl.admin.install.is_installed(), type(ssl.__loader__).__name__,
       ssl.__spec__.loader is ssl.__loader__, len(inspect.getsource(ssl.create_default_context)) > 0,
       any(type(f).__name__ == "SSLImportHook" for f in sys.meta_path))
 """)
@@ -455,15 +455,15 @@ print(securl._install.is_installed(), type(ssl.__loader__).__name__,
 
 
 def test_hook_when_securl_itself_imports_ssl_first(tmp_path: pathlib.Path) -> None:
-    r = run_c(tmp_path, "import securl, securl._install, ssl; "
-                        "print(securl._install.is_installed(), "
+    r = run_c(tmp_path, "import securl, securl.admin.install, ssl; "
+                        "print(securl.admin.install.is_installed(), "
                         "ssl._create_default_https_context.__qualname__)")
     assert r.stdout.split() == ["True", "https_context"], r.stderr
     assert r.stderr == ""
 
 
 def test_hook_when_ssl_was_imported_before_sitecustomize(tmp_path: pathlib.Path) -> None:
-    r = run_c(tmp_path, "import securl._install; print(securl._install.is_installed())",
+    r = run_c(tmp_path, "import securl.admin.install; print(securl.admin.install.is_installed())",
               hook="import ssl\n" + HOOK)
     assert r.stdout.strip() == "True", r.stderr
 
@@ -480,7 +480,7 @@ def test_hook_failure_never_breaks_import_ssl(tmp_path: pathlib.Path) -> None:
 
 def test_warnings_as_errors_never_stop_install(tmp_path: pathlib.Path) -> None:
     # An install-time warning raised as an exception would leave the process unguarded.
-    r = run_c(tmp_path, "import ssl, securl._install; print(securl._install.is_installed())",
+    r = run_c(tmp_path, "import ssl, securl.admin.install as i; print(i.is_installed())",
               extra={"PYTHONWARNINGS": "error", "PYTHONHTTPSVERIFY": "0"})
     assert r.stdout.strip() == "True", r.stderr
     assert "SecurityWarning: PYTHONHTTPSVERIFY='0'" in r.stderr

@@ -1,4 +1,4 @@
-"""`securl pin URL` (python -m securl._pin_cli), run as a real subprocess against local servers."""
+"""`securl pin URL` (python -m securl.cli.pin), run as a real subprocess against local servers."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from _servers import LocalServer, server_context
 
 def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(
-        [sys.executable, "-m", "securl._pin_cli", *args],
+        [sys.executable, "-m", "securl.cli.pin", *args],
         capture_output=True, text=True, timeout=60, env=dict(os.environ),
     )
     if check:

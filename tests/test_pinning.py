@@ -24,7 +24,7 @@ from _pins import (
     wait_for,
 )
 from _servers import LocalServer, server_context
-from securl._tls import TLSPolicy
+from securl.tls.decision import TLSPolicy
 
 
 def url(server: object, host: str = "localhost", path: str = "/") -> str:

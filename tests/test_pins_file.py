@@ -17,7 +17,7 @@ import securl
 from _certs import self_signed
 from _pins import V6Server, named, pin_of, recording_server, wait_for
 from _servers import LocalServer, server_context
-from securl._pinning import format_host, open_pins_file, parse_host, parse_pins
+from securl.tls.pins import format_host, open_pins_file, parse_host, parse_pins
 
 PIN_A = "sha256/" + "A" * 43 + "="
 PIN_B = "sha256/" + "B" * 43 + "="
@@ -373,7 +373,7 @@ def test_write_replaces_the_file_rather_than_rewriting_it_in_place(
 
 _WRITER = """
 import sys, time
-from securl._pinning import open_pins_file
+from securl.tls.pins import open_pins_file
 path, tag, count, start = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
 pins_file = open_pins_file(path)
 while time.time() < start:

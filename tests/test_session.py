@@ -444,7 +444,7 @@ def test_raise_for_status_raises_urllib_http_error(session: securl.Session,
 
 
 def test_module_level_functions_use_one_default_session() -> None:
-    from securl._api import default_session
+    from securl.http.api import default_session
 
     assert default_session() is default_session()
 

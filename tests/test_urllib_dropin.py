@@ -706,16 +706,16 @@ def test_legacy_urlopener_is_refused() -> None:
 
 
 def test_subpackage_does_not_shadow_stdlib_urllib_inside_securl() -> None:
-    import securl._session
     import securl.exceptions
+    import securl.http.session
 
-    assert securl._session.urllib is sys.modules["urllib"]
+    assert securl.http.session.urllib is sys.modules["urllib"]
     assert securl.exceptions.urllib.error is urllib.error
     assert securl.urllib is securl_urllib and securl_urllib is not sys.modules["urllib"]
 
 
 def test_timeouts_are_never_infinite(web: LocalServer) -> None:
-    from securl._session import DEFAULT_TIMEOUT
+    from securl.http.session import DEFAULT_TIMEOUT
     from securl.urllib.request import _timeout
 
     assert _timeout(socket._GLOBAL_DEFAULT_TIMEOUT) is DEFAULT_TIMEOUT  # type: ignore[attr-defined]

@@ -1,4 +1,4 @@
-"""securl's one DER / X.509 reader (``securl._x509``), checked against cryptography's parser.
+"""securl's one DER / X.509 reader (``securl.tls.x509``), checked against cryptography's parser.
 
 Three views of the same walk: ``spki_pin`` and ``parse_certificate`` (pinning, pinned-mode
 host names, ``securl pin``) and ``describe_certificate`` (what ``securl check`` shows).
@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from _pins import der_of, make_cert, pin_of
-from securl._x509 import (
+from securl.tls.x509 import (
     _time,
     describe_certificate,
     hostname_matches,

@@ -16,13 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from . import audit
 from ._audit import AuditEvent, add_audit_hook, remove_audit_hook
-from ._config import TLSConfig
-from ._context import create_context
-from ._install import install, uninstall
-from ._install import on_import as _on_import
-from ._tls import pinned, unverified
-from ._trust import TrustInfo, trust_info
 from ._version import __version__
+from .admin.install import install, uninstall
+from .admin.install import on_import as _on_import
 from .exceptions import (
     AuthError,
     ClientCertificateRequired,
@@ -46,32 +42,36 @@ from .exceptions import (
     TooManyRedirects,
     TransportError,
 )
+from .tls.config import TLSConfig
+from .tls.context import create_context
+from .tls.modes import pinned, unverified
+from .tls.trust import TrustInfo, trust_info
 
 if TYPE_CHECKING:
     from . import urllib, verifiers
-    from ._api import delete, get, head, options, patch, post, put, request
-    from ._auth import BasicAuth, DigestAuth
-    from ._peer import PeerInfo
-    from ._response import Response
-    from ._session import Session, Timeouts
+    from .http.api import delete, get, head, options, patch, post, put, request
+    from .http.auth import BasicAuth, DigestAuth
+    from .http.response import Response
+    from .http.session import Session, Timeouts
+    from .tls.peer import PeerInfo
 
 #: Public names whose module imports urllib3 (or the certificate reader): loaded on first
 #: access (PEP 562).
 _LAZY = {
-    "PeerInfo": "._peer",
-    "BasicAuth": "._auth",
-    "DigestAuth": "._auth",
-    "Response": "._response",
-    "Session": "._session",
-    "Timeouts": "._session",
-    "delete": "._api",
-    "get": "._api",
-    "head": "._api",
-    "options": "._api",
-    "patch": "._api",
-    "post": "._api",
-    "put": "._api",
-    "request": "._api",
+    "PeerInfo": ".tls.peer",
+    "BasicAuth": ".http.auth",
+    "DigestAuth": ".http.auth",
+    "Response": ".http.response",
+    "Session": ".http.session",
+    "Timeouts": ".http.session",
+    "delete": ".http.api",
+    "get": ".http.api",
+    "head": ".http.api",
+    "options": ".http.api",
+    "patch": ".http.api",
+    "post": ".http.api",
+    "put": ".http.api",
+    "request": ".http.api",
 }
 
 
@@ -145,5 +145,5 @@ __all__ = [
 ]
 
 # Importing securl puts the guard on the ssl module (warn mode until install()); see
-# securl._guard. Keep this the last statement: the deferred sitecustomize hook relies on it.
+# securl.admin.guard. Keep this the last statement: the deferred sitecustomize hook relies on it.
 _on_import()

@@ -16,7 +16,7 @@ _STDLIB_URLLIB_REQUEST = os.path.join(
     os.path.dirname(os.path.abspath(os.__file__)), "urllib", "request.py"
 )
 # `securl demo` plays the part of an application: its calls are what the demo shows.
-_APPLICATION_FILES = (os.path.join(_PACKAGE_DIR, "_demo.py"),)
+_APPLICATION_FILES = (os.path.join(_PACKAGE_DIR, "cli", "demo.py"),)
 
 
 def _is_internal(filename: str) -> bool:

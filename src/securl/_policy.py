@@ -23,8 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
-from ._config import parse_tls_version
 from .exceptions import ConfigurationError, PolicyError
+from .tls.config import parse_tls_version
 
 __all__ = [
     "Policy",

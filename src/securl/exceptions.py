@@ -28,7 +28,7 @@ Every error is a :class:`SecurlError`. Errors that happen while talking to a ser
     └── InsecureRequestWarning    a per-call opt-out of verification was used
 
 The mapping from urllib3 and :mod:`ssl` errors to these classes lives in one place,
-``securl._errors``; every mapped error is chained to its cause with ``raise ... from``.
+``securl.http.errors``; every mapped error is chained to its cause with ``raise ... from``.
 """
 
 from __future__ import annotations

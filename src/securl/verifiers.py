@@ -26,7 +26,7 @@ import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ._peer import PeerInfo
+from .tls.peer import PeerInfo
 
 __all__ = ["Rejected", "Verifier", "all_of", "any_of", "require_issuer", "require_san"]
 

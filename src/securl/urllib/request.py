@@ -5,7 +5,7 @@ What is the stdlib's and what is securl's:
 * The opener and handler chain is the stdlib's (``OpenerDirector``, ``Request``, the auth,
   cookie, proxy, error and redirect handlers), so scripts behave as they do with ``urllib``.
 * Only the transport is replaced: :class:`HTTPHandler` and :class:`HTTPSHandler` send through
-  securl's connection pools (``securl._session.send``), keyed by the whole trust decision,
+  securl's connection pools (``securl.http.session.send``), keyed by the whole trust decision,
   with keep-alive, securl's timeouts and error mapping; they return a
   :class:`~securl.urllib.response.SecurlHTTPResponse`.
 
@@ -73,13 +73,17 @@ from urllib.request import (
 from urllib3 import HTTPResponse
 
 from .._audit import emit, redact_url
-from .._config import TLSConfig
-from .._context import create_context
-from .._deadline import Deadline
-from .._guard import check_process_wide
 from .._policy import get_policy
-from .._pool import PoolRegistry
-from .._session import (
+from ..admin.guard import check_process_wide
+from ..exceptions import (
+    AuthError,
+    ConfigurationError,
+    InsecureRedirectError,
+    PolicyError,
+)
+from ..http.deadline import Deadline
+from ..http.pool import PoolRegistry
+from ..http.session import (
     DEFAULT_TIMEOUT,
     Timeouts,
     allow_opt_out,
@@ -87,14 +91,10 @@ from .._session import (
     redirect_rule,
     send,
 )
-from .._tls import TLSPolicy
-from .._validate import Target, check_method, parse_target
-from ..exceptions import (
-    AuthError,
-    ConfigurationError,
-    InsecureRedirectError,
-    PolicyError,
-)
+from ..http.target import Target, check_method, parse_target
+from ..tls.config import TLSConfig
+from ..tls.context import create_context
+from ..tls.decision import TLSPolicy
 from .error import InsecureRedirectHTTPError
 from .response import SecurlHTTPResponse
 
@@ -323,7 +323,7 @@ class HTTPSHandler(_std.HTTPSHandler):
 class HTTPRedirectHandler(_std.HTTPRedirectHandler):
     """urllib's redirect handling (methods, loop limits), plus securl's redirect rule.
 
-    Rules (``securl._session.redirect_rule``): only to http or https, never from https to
+    Rules (``securl.http.session.redirect_rule``): only to http or https, never from https to
     http; a refused redirect raises :class:`~securl.urllib.error.InsecureRedirectHTTPError`
     (an ``HTTPError`` with the redirect's code, and a ``securl.InsecureRedirectError``).
     Authorization, Proxy-Authorization and Cookie headers set on the request are dropped when

@@ -28,7 +28,7 @@ import io
 from typing import TYPE_CHECKING, Any
 from urllib.response import addbase, addclosehook, addinfo, addinfourl
 
-from .._errors import map_transport_error
+from ..http.errors import map_transport_error
 
 if TYPE_CHECKING:
     from urllib3 import BaseHTTPResponse, HTTPResponse

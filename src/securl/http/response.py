@@ -6,7 +6,7 @@ Reading the body follows three rules, all in :meth:`Response._chunks`:
   than ``max_body_size`` bytes raise :class:`~securl.ResponseTooLarge` and close the
   connection, so a small compressed "bomb" cannot exhaust memory;
 * the call's total deadline keeps running while the body is read (also with ``stream=True``);
-* every failure while reading is mapped by ``securl._errors`` (a body cut short is a
+* every failure while reading is mapped by ``securl.http.errors`` (a body cut short is a
   :class:`~securl.ProtocolError`); a connection whose body was not read to the end (an error,
   or a caller that stopped iterating) is closed, never reused.
 """
@@ -14,20 +14,23 @@ Reading the body follows three rules, all in :meth:`Response._chunks`:
 from __future__ import annotations
 
 import codecs
+import io
 import json as _json
 import re
+import urllib.error
 import urllib.parse
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from urllib3 import BaseHTTPResponse, HTTPHeaderDict
 
-from .exceptions import ResponseTooLarge, SecurlError
+from ..exceptions import ResponseTooLarge, SecurlError
+from .errors import map_transport_error
 
 if TYPE_CHECKING:
     from types import TracebackType
 
-    from ._deadline import Deadline
+    from .deadline import Deadline
 
 __all__ = ["Response"]
 
@@ -124,8 +127,6 @@ class Response:
             raise
         except Exception as exc:
             self.raw.close()
-            from ._errors import map_transport_error
-
             raise map_transport_error(exc, self._host, self._port,
                                       deadline=self._deadline) from exc
         finally:
@@ -168,11 +169,13 @@ class Response:
         yield from self._chunks(chunk_size)
 
     def raise_for_status(self) -> Response:
-        """Raise :class:`urllib.error.HTTPError` for a 4xx/5xx status; else return self."""
+        """Raise :class:`urllib.error.HTTPError` for a 4xx/5xx status (body readable, as urllib
+        does); else return self."""
         if self.status >= 400:
-            from ._errors import http_error
-
-            raise http_error(self)
+            raise urllib.error.HTTPError(
+                self.url, self.status, self.reason, self.headers,  # type: ignore[arg-type]
+                io.BytesIO(self.content),
+            )
         return self
 
     def close(self) -> None:

@@ -11,12 +11,12 @@ Decisions made here, each in one function:
 * one exchange on a pooled connection (:func:`send`, shared with ``securl.urllib``);
 * the redirect rule (:func:`redirect_rule`);
 * timeouts (:func:`make_timeout`): every network wait has one, and every call has a total
-  deadline (:class:`Timeouts`), enforced by ``securl._deadline``;
+  deadline (:class:`Timeouts`), enforced by ``securl.http.deadline``;
 * the body size limit (``max_body_size``): what a response may decompress to, enforced by
   ``securl.Response``.
 * answering a 401 or a demand for a client certificate (:meth:`Session._challenged`): the
-  auth object's :class:`~securl._auth.AuthFlow` decides whether to resend, the rules being in
-  ``securl._auth``.
+  auth object's :class:`~securl.http.auth.AuthFlow` decides whether to resend, the rules being in
+  ``securl.http.auth``.
 """
 
 from __future__ import annotations
@@ -35,29 +35,12 @@ from urllib3 import BaseHTTPResponse, HTTPHeaderDict
 from urllib3.util import SKIP_HEADER, Retry
 from urllib3.util import Timeout as Urllib3Timeout
 
-from ._audit import emit, redact_url
-from ._auth import Auth, AuthFlow, coerce_auth
-from ._caller import caller_location, external_stacklevel
-from ._config import CAInput, TLSConfig
-from ._deadline import Deadline, set_current
-from ._errors import client_cert_demand_response, deadline_exceeded, map_transport_error
-from ._guard import check_process_wide
-from ._pinning import HostPins, PinsFile, open_pins_file, policy_pins_file
-from ._policy import check_unverified_allowed, get_policy
-from ._pool import PoolKey, PoolRegistry
-from ._response import Response
-from ._tls import (
-    OPT_OUT_HELP,
-    Mode,
-    Pinned,
-    TLSPolicy,
-    Unverified,
-    Verifier,
-    reject_verify_argument,
-)
-from ._validate import HeadersInput, Target, check_headers, check_method, parse_target
-from ._version import __version__
-from .exceptions import (
+from .._audit import emit, redact_url
+from .._caller import caller_location, external_stacklevel
+from .._policy import check_unverified_allowed, get_policy
+from .._version import __version__
+from ..admin.guard import check_process_wide
+from ..exceptions import (
     ConfigurationError,
     InsecureRedirectError,
     InsecureRequestWarning,
@@ -66,6 +49,16 @@ from .exceptions import (
     SecurlError,
     TooManyRedirects,
 )
+from ..tls.config import CAInput, TLSConfig
+from ..tls.decision import Mode, TLSPolicy
+from ..tls.modes import OPT_OUT_HELP, Pinned, Unverified, Verifier, reject_verify_argument
+from ..tls.pins import HostPins, PinsFile, open_pins_file, policy_pins_file
+from .auth import Auth, AuthFlow, client_cert_demand_response, coerce_auth
+from .deadline import Deadline, set_current
+from .errors import deadline_exceeded, map_transport_error
+from .pool import PoolKey, PoolRegistry
+from .response import Response
+from .target import HeadersInput, Target, check_headers, check_method, parse_target
 
 __all__ = [
     "DEFAULT_MAX_BODY_SIZE",
@@ -299,10 +292,10 @@ def send(
 ) -> BaseHTTPResponse:
     """One HTTP exchange on a pooled connection; urllib3 errors become securl errors.
 
-    The pool is chosen by :class:`~securl._pool.PoolKey` (the whole trust decision); the
+    The pool is chosen by :class:`~securl.http.pool.PoolKey` (the whole trust decision); the
     response is not preloaded: reading it to the end (or closing it) frees the connection.
     Through a plain-http proxy the request line carries the absolute URL (no fragment).
-    With a ``deadline`` (``securl._deadline``) the connection used is watched by it until the
+    With a ``deadline`` (``securl.http.deadline``) the connection used is watched by it until the
     response is read or closed, and the socket timeouts are capped at the time left.
     """
     if deadline is not None:
@@ -552,7 +545,7 @@ class Session:
         """The trust decision for one request (see the module docstring).
 
         Pins files are read here, per request, for this host (a snapshot that becomes part
-        of the pool key; see :mod:`securl._tls`): the admin policy's file, always, and the
+        of the pool key; see :mod:`securl.tls.decision`): the admin policy's file, always, and the
         Session's. Trust on first use applies when the Session's file has no entry for the
         host, and never to ``tls=securl.unverified()`` calls: an opt-out trusts nothing.
         """

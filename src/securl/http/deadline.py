@@ -10,7 +10,7 @@ Rules:
   (:meth:`Deadline.remaining`), so an idle server trips the deadline without help.
 * While a connection works for the call it is *watched*: one shared watchdog thread shuts the
   connection's socket down (``shutdown(SHUT_RDWR)``, which wakes a blocked read) when the
-  deadline passes. The blocked call then fails, and ``securl._errors`` reports
+  deadline passes. The blocked call then fails, and ``securl.http.errors`` reports
   :class:`~securl.DeadlineExceeded` because :attr:`Deadline.expired` is set.
 * A connection is unwatched (:meth:`Deadline.release`) before it goes back to the pool, under
   the same lock the watchdog fires under, so a deadline can never touch a connection another

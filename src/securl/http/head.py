@@ -7,7 +7,7 @@ framing it sets up (``chunked``, ``length``, ``will_close``) is decided exactly 
 ``http.client`` decides it, and everything after the head is ``http.client``'s own code.
 
 Rules (RFC 9112 sections 2-5), each failure an ``http.client.HTTPException`` that
-``securl._errors`` turns into :class:`~securl.ProtocolError`:
+``securl.http.errors`` turns into :class:`~securl.ProtocolError`:
 
 * the status line is ``HTTP/1.x SP 3DIGIT [SP reason]``: anything else is ``BadStatusLine``
   or ``UnknownProtocol``, and nothing at all is ``RemoteDisconnected``, as in ``http.client``;

@@ -1,7 +1,7 @@
 """Connection pools, keyed by everything that decides trust.
 
 :class:`PoolKey` is the one place that decides whether two requests may share a connection:
-scheme, host, port, the whole :class:`~securl._tls.TLSPolicy` (verified or not, CAs, client
+scheme, host, port, the whole :class:`~securl.tls.decision.TLSPolicy` (verified or not, CAs, client
 certificate, pins) and the proxy. Keying by host alone is how an unverified request once
 poisoned later verified ones (requests' GHSA-9wx4-h78v-vm56); here that cannot happen.
 """
@@ -17,9 +17,9 @@ from urllib3.connection import ProxyConfig
 from urllib3.connectionpool import ConnectionPool
 from urllib3.util import Url, parse_url
 
-from ._audit import redact_transport_logs
-from ._connection import SecurlHTTPConnectionPool, SecurlHTTPSConnectionPool
-from ._tls import TLSPolicy
+from .._audit import redact_transport_logs
+from ..tls.decision import TLSPolicy
+from .connection import SecurlHTTPConnectionPool, SecurlHTTPSConnectionPool
 
 __all__ = ["PoolKey", "PoolRegistry"]
 

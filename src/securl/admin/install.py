@@ -5,7 +5,7 @@ What ``install()`` does, in order (idempotent: a second call returns at once):
 1. Loads the admin policy (``policy=FILE`` pins that file; else ``$SECURL_POLICY`` or
    ``/etc/securl/policy.toml``). A malformed policy raises ConfigurationError *before anything
    changes*. If the policy names ``audit.log_file``, audit events go there from now on.
-2. Puts the guard on the ssl module (see :mod:`securl._guard`); from now on its default action
+2. Puts the guard on the ssl module (see :mod:`securl.admin.guard`); from now on its default action
    for a process-wide disable is ``refuse`` unless policy says otherwise.
 3. Reports the environment variables people use to turn verification off (warning + audit
    event each) and re-examines the watched ssl attributes: a disable made before ``install()``
@@ -38,11 +38,11 @@ import sys
 import threading
 from typing import Any
 
-from . import _guard
-from ._audit import emit
-from ._config import TLSConfig
-from ._context import build_context
-from ._policy import Policy, get_policy, load_process_policy
+from .._audit import emit
+from .._policy import Policy, get_policy, load_process_policy
+from ..tls.config import TLSConfig
+from ..tls.context import build_context
+from . import guard as _guard
 
 __all__ = ["https_context", "install", "is_installed", "status", "stdlib_client_context",
            "uninstall"]

@@ -22,8 +22,8 @@ import sys
 from importlib import metadata
 from typing import Any
 
-from ._audit import redact_url
-from .exceptions import SecurlError
+from .._audit import redact_url
+from ..exceptions import SecurlError
 
 __all__ = ["ENV_VARS", "collect", "format_report"]
 
@@ -45,7 +45,7 @@ _PROXY_VARS = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY")
 
 
 def _versions() -> dict[str, str | None]:
-    from ._version import __version__
+    from .._version import __version__
 
     out: dict[str, str | None] = {"securl": __version__}
     for dist in ("urllib3", "truststore", "certifi"):
@@ -69,7 +69,7 @@ def _environment() -> dict[str, dict[str, str | None]]:
 
 
 def _trust(problems: list[str]) -> dict[str, Any]:
-    from ._trust import trust_info
+    from ..tls.trust import trust_info
 
     try:
         info = trust_info()
@@ -80,7 +80,7 @@ def _trust(problems: list[str]) -> dict[str, Any]:
 
 
 def _policy(problems: list[str]) -> dict[str, Any]:
-    from ._policy import default_policy_path, get_policy
+    from .._policy import default_policy_path, get_policy
 
     path = default_policy_path()
     out: dict[str, Any] = {"path": path, "exists": os.path.isfile(path)}
@@ -122,9 +122,9 @@ def _sitecustomize() -> dict[str, Any]:
 
 
 def _guard() -> dict[str, Any]:
-    """The guard's state and install() status, from ``securl._install.status()``."""
-    from ._guard import current_action
-    from ._install import status
+    """The guard's state and install() status, from ``securl.admin.install.status()``."""
+    from ..admin.guard import current_action
+    from ..admin.install import status
 
     state = status()
     active = bool(state["guard_active"])

@@ -1,7 +1,7 @@
 """``securl admin ...``: the sitecustomize hook and the effective policy, for administrators.
 
 Commands (``admin_main(argv)``; the ``securl`` CLI delegates ``securl admin`` here, and
-``python -m securl._admin`` runs it directly):
+``python -m securl.cli.admin`` runs it directly):
 
 * ``install-sitecustomize [--site-dir DIR] [--policy FILE]`` writes a marked block that calls
   ``securl.install()`` into ``DIR/sitecustomize.py`` (default: this interpreter's
@@ -26,8 +26,8 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import fields
 
-from ._policy import Policy, default_policy_path, load_policy
-from .exceptions import ConfigurationError
+from .._policy import Policy, default_policy_path, load_policy
+from ..exceptions import ConfigurationError
 
 __all__ = ["admin_main", "install_sitecustomize", "show_policy", "uninstall_sitecustomize"]
 

@@ -335,7 +335,7 @@ class _Printer:
 
 
 def _capture_events() -> tuple[list[Any], Callable[[], None]]:
-    from ._audit import add_audit_hook, remove_audit_hook
+    from .._audit import add_audit_hook, remove_audit_hook
 
     events: list[Any] = []
     add_audit_hook(events.append)
@@ -346,7 +346,7 @@ def run_demo(out: TextIO, backend: Backend = "auto") -> int:
     """Run the demo, printing to ``out``; 0 when securl behaved as described, else 1."""
     import securl
 
-    from ._x509 import spki_pin
+    from ..tls.x509 import spki_pin
 
     p = _Printer(out)
     p.line("securl demo: real TLS on 127.0.0.1 with a throwaway CA, and what securl does.")

@@ -36,14 +36,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
-from ._audit import emit, redact_url
-from ._caller import caller_location
-from ._policy import get_policy
-from .exceptions import AuthError, ConfigurationError, PolicyError
+from .._audit import emit, redact_url
+from .._caller import caller_location
+from .._policy import get_policy
+from ..exceptions import AuthError, ClientCertificateRequired, ConfigurationError, PolicyError
+from .errors import client_cert_required
+from .response import Response
 
 if TYPE_CHECKING:
-    from ._response import Response
-    from ._validate import Target
+    from .target import Target
 
 __all__ = [
     "Auth",
@@ -51,6 +52,7 @@ __all__ = [
     "BasicAuth",
     "Challenge",
     "DigestAuth",
+    "client_cert_demand_response",
     "coerce_auth",
     "is_client_cert_challenge",
     "parse_auth_params",
@@ -669,3 +671,47 @@ class AuthFlow:
             "https) use securl.BasicAuth(user, password, preemptive=True) so the first "
             "request carries the credentials"
         ))
+
+# nginx answers ``ssl_verify_client on|optional`` failures over HTTP, not with a TLS alert:
+# 400 with one of these fixed pages (codes 495/496 inside nginx). Operators can turn them into
+# ``401 WWW-Authenticate: Transport mode="tls-client-certificate"`` with error_page; both are
+# recognised. The page titles are nginx's own, unchanged since nginx 0.7.
+_NGINX_CERT_PAGES = {
+    b"<title>400 No required SSL certificate was sent</title>":
+        "asked for a client certificate and none was sent",
+    b"<title>400 The SSL certificate error</title>":
+        "could not verify the client certificate (nginx: \"The SSL certificate error\")",
+}
+
+
+def client_cert_demand_response(response: Response, host: str, port: int,
+                                cert_given: bool) -> ClientCertificateRequired | None:
+    """A ClientCertificateRequired when an HTTP response says the certificate is the problem.
+
+    Recognised: ``401`` with ``WWW-Authenticate: Transport mode="tls-client-certificate"``,
+    and nginx's own ``400`` pages for a missing or unverifiable client certificate (read only
+    when the response is a small HTML page from a server that calls itself nginx).
+    """
+    headers = response.headers
+    if response.status == 401:
+        challenges = parse_challenges(headers.getlist("WWW-Authenticate"))
+        if any(is_client_cert_challenge(c) for c in challenges):
+            response.content  # noqa: B018 - release the connection
+            meaning = ("refused the client certificate (401 Transport "
+                       'mode="tls-client-certificate")' if cert_given else
+                       'answered 401 Transport mode="tls-client-certificate"')
+            return client_cert_required(meaning, host, port, cert_given)
+        return None
+    if response.status != 400 or not headers.get("Server", "").lower().startswith("nginx"):
+        return None
+    try:
+        length = int(headers.get("Content-Length", "-1"))
+    except ValueError:
+        return None
+    if not 0 < length <= 1024 or "html" not in headers.get("Content-Type", ""):
+        return None
+    body = response.content
+    for title, meaning in _NGINX_CERT_PAGES.items():
+        if title in body:
+            return client_cert_required(meaning, host, port, cert_given)
+    return None

@@ -51,7 +51,7 @@ import warnings
 from collections.abc import Mapping
 from typing import Any, Literal, NamedTuple
 
-from .exceptions import PolicyError, SecurityWarning
+from ..exceptions import PolicyError, SecurityWarning
 
 __all__ = [
     "GUARDED",
@@ -72,7 +72,7 @@ GUARDED: tuple[str, ...] = (
 )
 _GUARDED_SET = frozenset(GUARDED)
 _MISSING: Any = object()
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _SSL_MODULE: types.ModuleType = ssl
 _SSL_DICT: dict[str, Any] = vars(ssl)
 _SSL_FILE = os.path.abspath(getattr(ssl, "__file__", "ssl.py"))
@@ -219,7 +219,7 @@ def deactivate() -> None:
 
 def current_action() -> Action:
     """The action for a process-wide disable now: policy, else refuse after install, else warn."""
-    from ._policy import get_policy
+    from .._policy import get_policy
 
     configured = get_policy().on_process_wide_unverified
     if configured is not None:
@@ -345,7 +345,7 @@ def _advice() -> str:
 
 
 def _policy_words(action: Action) -> str:
-    from ._policy import get_policy
+    from .._policy import get_policy
 
     policy = get_policy()
     if policy.on_process_wide_unverified is not None:
@@ -358,7 +358,7 @@ def _policy_words(action: Action) -> str:
 
 def _emit(name: str, value: Any, *, action: str, verified: bool, detail: str,
           caller: object, phase: str, mode: str | None) -> None:
-    from ._audit import emit
+    from .._audit import emit
 
     emit("monkeypatch", target=f"ssl.{name}", value=describe(value), caller=
          str(caller) if caller else None, action=action, verified=verified, detail=detail,
@@ -442,7 +442,7 @@ def review(*, phase: str, names: tuple[str, ...] | None = None,
         was = type(_SSL_MODULE)
         activate()
         if was is not type(_SSL_MODULE):
-            from ._audit import emit
+            from .._audit import emit
 
             emit("monkeypatch", target="ssl.__class__", value=describe(was), caller=None,
                  action="reactivated", verified=False, phase=phase, mode=None,
@@ -596,7 +596,7 @@ def _ca_file_problem(path: str) -> str:
 def report_environment(environ: Mapping[str, str] | None = None) -> list[EnvFinding]:
     """Warn about and audit (``securl.insecure_environment``) each :func:`inspect_environment`
     finding; returns them."""
-    from ._audit import emit
+    from .._audit import emit
 
     findings = inspect_environment(environ)
     caller = find_caller(2)

@@ -26,8 +26,8 @@ import urllib.parse
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
-from ._audit import redact_url
-from .exceptions import InvalidRequest
+from .._audit import redact_url
+from ..exceptions import InvalidRequest
 
 __all__ = ["Target", "check_headers", "check_method", "parse_target"]
 

@@ -10,15 +10,14 @@ import http.client
 import ssl
 from typing import TYPE_CHECKING
 
-from ._audit import emit
-from ._trust import TrustInfo
-from .exceptions import ClientCertificateRequired, TLSVerificationError
+from .._audit import emit
+from ..exceptions import ClientCertificateRequired, TLSVerificationError
+from ..tls.trust import TrustInfo
 
 if TYPE_CHECKING:
-    from ._deadline import Deadline
+    from .deadline import Deadline
 
 __all__ = [
-    "client_cert_demand_response",
     "client_cert_required",
     "deadline_exceeded",
     "is_client_cert_demand",
@@ -180,59 +179,11 @@ def client_cert_required(
     return ClientCertificateRequired(msg, reason=err, host=host, port=port)
 
 
-# nginx answers ``ssl_verify_client on|optional`` failures over HTTP, not with a TLS alert:
-# 400 with one of these fixed pages (codes 495/496 inside nginx). Operators can turn them into
-# ``401 WWW-Authenticate: Transport mode="tls-client-certificate"`` with error_page; both are
-# recognised. The page titles are nginx's own, unchanged since nginx 0.7.
-_NGINX_CERT_PAGES = {
-    b"<title>400 No required SSL certificate was sent</title>":
-        "asked for a client certificate and none was sent",
-    b"<title>400 The SSL certificate error</title>":
-        "could not verify the client certificate (nginx: \"The SSL certificate error\")",
-}
-
-
-def client_cert_demand_response(response: object, host: str, port: int,
-                                cert_given: bool) -> ClientCertificateRequired | None:
-    """A ClientCertificateRequired when an HTTP response says the certificate is the problem.
-
-    Recognised: ``401`` with ``WWW-Authenticate: Transport mode="tls-client-certificate"``,
-    and nginx's own ``400`` pages for a missing or unverifiable client certificate (read only
-    when the response is a small HTML page from a server that calls itself nginx).
-    """
-    from ._auth import is_client_cert_challenge, parse_challenges
-    from ._response import Response
-
-    assert isinstance(response, Response)
-    headers = response.headers
-    if response.status == 401:
-        challenges = parse_challenges(headers.getlist("WWW-Authenticate"))
-        if any(is_client_cert_challenge(c) for c in challenges):
-            response.content  # noqa: B018 - release the connection
-            meaning = ("refused the client certificate (401 Transport "
-                       'mode="tls-client-certificate")' if cert_given else
-                       'answered 401 Transport mode="tls-client-certificate"')
-            return client_cert_required(meaning, host, port, cert_given)
-        return None
-    if response.status != 400 or not headers.get("Server", "").lower().startswith("nginx"):
-        return None
-    try:
-        length = int(headers.get("Content-Length", "-1"))
-    except ValueError:
-        return None
-    if not 0 < length <= 1024 or "html" not in headers.get("Content-Type", ""):
-        return None
-    body = response.content
-    for title, meaning in _NGINX_CERT_PAGES.items():
-        if title in body:
-            return client_cert_required(meaning, host, port, cert_given)
-    return None
-
 
 def deadline_exceeded(deadline: Deadline, host: str, port: int | None,
                       reason: object = None) -> Exception:
     """The error for a call that ran past its total deadline."""
-    from .exceptions import DeadlineExceeded
+    from ..exceptions import DeadlineExceeded
 
     where = f"{host}:{port}" if port else host
     return DeadlineExceeded(
@@ -282,14 +233,14 @@ def map_transport_error(
     """
     from urllib3 import exceptions as u3
 
-    from ._head import MalformedResponseHead
-    from .exceptions import (
+    from ..exceptions import (
         ConnectionError,
         ConnectTimeout,
         ProtocolError,
         ReadTimeout,
         SecurlError,
     )
+    from .head import MalformedResponseHead
 
     where = f"{host}:{port}" if port else host
     chain = _causes(exc)
@@ -371,16 +322,3 @@ def map_transport_error(
                                port=port)
     return exc if isinstance(exc, Exception) else RuntimeError(str(exc))
 
-
-def http_error(response: object) -> Exception:
-    """A :class:`urllib.error.HTTPError` for a securl Response, body readable, as urllib does."""
-    import io
-    import urllib.error
-
-    from ._response import Response
-
-    assert isinstance(response, Response)
-    return urllib.error.HTTPError(
-        response.url, response.status, response.reason, response.headers,  # type: ignore[arg-type]
-        io.BytesIO(response.content),
-    )

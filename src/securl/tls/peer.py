@@ -18,7 +18,7 @@ import ssl
 from dataclasses import dataclass
 from typing import Any
 
-from ._x509 import CertSummary, parse_certificate
+from .x509 import CertSummary, parse_certificate
 
 __all__ = ["PeerInfo", "peer_chain"]
 

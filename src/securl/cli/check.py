@@ -4,7 +4,7 @@ Rules this module follows:
 
 * The verdict comes from the same verified context every securl request uses
   (:func:`securl.create_context`, so the same trust source, policy and X.509 flags) and the
-  failure is explained by the same mapping (:func:`securl._errors.tls_verification_error`):
+  failure is explained by the same mapping (:func:`securl.http.errors.tls_verification_error`):
   ``check`` can never disagree with what ``securl.get`` would decide.
 * When verification fails, a *second* handshake with verification off reads the certificate
   chain the server sends, only so that it can be shown. No HTTP request is sent on either
@@ -23,13 +23,13 @@ import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._config import TLSConfig
-from ._context import create_context, create_unverified_context
-from ._errors import client_cert_required, is_client_cert_demand, tls_verification_error
-from ._trust import TrustInfo, resolve_trust
-from ._validate import parse_target
-from ._x509 import CertInfo, describe_certificate
-from .exceptions import SecurlError
+from ..exceptions import SecurlError
+from ..http.errors import client_cert_required, is_client_cert_demand, tls_verification_error
+from ..http.target import parse_target
+from ..tls.config import TLSConfig
+from ..tls.context import create_context, create_unverified_context
+from ..tls.trust import TrustInfo, resolve_trust
+from ..tls.x509 import CertInfo, describe_certificate
 
 __all__ = ["CheckError", "CheckResult", "check", "format_result"]
 

@@ -3,10 +3,11 @@
 Before connecting, a verified HTTPS connection takes its context from the trust decision
 (``TLSPolicy.context()``), so a trust store or client key file that changed since the last
 connection is re-read, and one that disappeared fails with :class:`~securl.ConfigurationError`
-instead of being used from memory or skipped (see ``securl._context``).
+instead of being used from memory or skipped (see ``securl.tls.context``).
 
 Right after the TLS handshake, before any request byte is written, a connection runs the
-checks of its :class:`~securl._tls.TLSPolicy`, in this order, and on the first failure closes
+checks of its :class:`~securl.tls.decision.TLSPolicy`, in this order, and on the first failure
+closes
 the socket and raises (so the server never receives a request):
 
 1. **pins**: every pin set that applies must contain the server's key (SPKI SHA-256):
@@ -15,7 +16,7 @@ the socket and raises (so the server never receives a request):
    requirement; a mismatch is :class:`~securl.PinMismatchError` (audit ``pin_mismatch``).
 2. **pinned host name** (mode ``pinned`` only, unless ``check_hostname=False``): OpenSSL did
    not check the chain or the name, so the host must be named by the leaf's subjectAltName
-   (``securl._x509.hostname_matches``), else ``TLSVerificationError("hostname-mismatch")``.
+   (``securl.tls.x509.hostname_matches``), else ``TLSVerificationError("hostname-mismatch")``.
 3. **verifiers**: each ``fn(PeerInfo)``; one that raises rejects the connection with
    ``TLSVerificationError`` (reason ``other``) chained from its exception.
 4. **trust on first use**: if the host had no entry in the Session's pins file, its key is
@@ -35,10 +36,10 @@ again each time was a measurable part of a connection's cost (see benchmarks/NOT
 
 Every connection (http and https):
 
-* is watched by the total deadline of the call using it (``securl._deadline``) from the
+* is watched by the total deadline of the call using it (``securl.http.deadline``) from the
   moment it connects or sends a request;
 * reports a TLS handshake that timed out as a connect timeout, not a read timeout;
-* reads the response head by ``securl._head``'s strict rules (a head cut off by the end of
+* reads the response head by ``securl.http.head``'s strict rules (a head cut off by the end of
   the connection, or a malformed field line, is refused).
 """
 
@@ -53,14 +54,14 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError
 from urllib3.util.ssltransport import SSLTransport
 
-from ._audit import emit
-from ._deadline import watch_current
-from ._head import StrictHeadResponse
-from ._peer import PeerInfo, peer_chain
-from ._pinning import changed_key_error
-from ._tls import TLSPolicy
-from ._x509 import hostname_matches, parse_certificate, spki_pin
-from .exceptions import PinMismatchError, TLSVerificationError
+from .._audit import emit
+from ..exceptions import PinMismatchError, TLSVerificationError
+from ..tls.decision import TLSPolicy
+from ..tls.peer import PeerInfo, peer_chain
+from ..tls.pins import changed_key_error
+from ..tls.x509 import hostname_matches, parse_certificate, spki_pin
+from .deadline import watch_current
+from .head import StrictHeadResponse
 
 __all__ = [
     "SecurlHTTPConnection",

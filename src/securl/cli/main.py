@@ -2,8 +2,8 @@
 
 Each subcommand's work lives in its own module: ``demo`` in ``_demo``, ``check`` in
 ``_check``, ``doctor`` in ``_doctor``, ``get`` in ``_fetch``; ``admin`` and ``pin`` are
-handed, with their raw arguments, to ``securl._admin.admin_main`` and
-``securl._pin_cli.pin_main``. Exit codes follow one rule across subcommands: 0 success,
+handed, with their raw arguments, to ``securl.cli.admin.admin_main`` and
+``securl.cli.pin.pin_main``. Exit codes follow one rule across subcommands: 0 success,
 1 the server (or this interpreter) is not verified/secure, 2 usage, configuration or network
 error; ``get`` adds 3 for an HTTP error status.
 """
@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ._version import __version__
+from .._version import __version__
 
 __all__ = ["build_parser", "main"]
 
@@ -25,9 +25,9 @@ EXIT_USAGE = 2
 
 #: Subcommands implemented elsewhere: name -> (module, function taking the raw argv list).
 DELEGATED: dict[str, tuple[str, str, str]] = {
-    "admin": ("securl._admin", "admin_main",
+    "admin": ("securl.cli.admin", "admin_main",
               "install or remove the sitecustomize hook, show the effective policy"),
-    "pin": ("securl._pin_cli", "pin_main",
+    "pin": ("securl.cli.pin", "pin_main",
             "print a server's public-key pin (sha256/...), optionally add it to a pins file"),
 }
 
@@ -49,13 +49,13 @@ def _delegate(name: str, argv: Sequence[str]) -> int:
 
 
 def _cmd_demo(ns: argparse.Namespace) -> int:
-    from ._demo import run_demo
+    from .demo import run_demo
 
     return run_demo(sys.stdout, ns.cert_backend)
 
 
 def _cmd_check(ns: argparse.Namespace) -> int:
-    from ._check import CheckError, check, format_result
+    from .check import CheckError, check, format_result
 
     try:
         result = check(ns.url, ca_certs=ns.ca_certs, timeout=ns.timeout)
@@ -69,7 +69,7 @@ def _cmd_check(ns: argparse.Namespace) -> int:
 
 
 def _cmd_doctor(ns: argparse.Namespace) -> int:
-    from ._doctor import collect, format_report
+    from .doctor import collect, format_report
 
     report = collect()
     print(json.dumps(report, indent=2, default=str) if ns.json else format_report(report))
@@ -77,7 +77,7 @@ def _cmd_doctor(ns: argparse.Namespace) -> int:
 
 
 def _cmd_get(ns: argparse.Namespace) -> int:
-    from ._fetch import FetchOptions, fetch, parse_header
+    from .get import FetchOptions, fetch, parse_header
 
     try:
         headers = [parse_header(h) for h in ns.header]

@@ -31,10 +31,10 @@ import ssl
 import threading
 from typing import Any
 
-from ._config import TLSConfig
-from ._policy import Policy, get_policy
-from ._trust import TrustInfo, resolve_trust
-from .exceptions import ConfigurationError, PolicyError
+from .._policy import Policy, get_policy
+from ..exceptions import ConfigurationError, PolicyError
+from .config import TLSConfig
+from .trust import TrustInfo, resolve_trust
 
 __all__ = ["SealedSSLContext", "create_context", "create_unverified_context"]
 

@@ -27,8 +27,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from ._config import TLSConfig
-from .exceptions import ConfigurationError, SecurityWarning
+from ..exceptions import ConfigurationError, SecurityWarning
+from .config import TLSConfig
 
 __all__ = ["TrustInfo", "resolve_trust", "trust_info"]
 

@@ -3,7 +3,7 @@
 A request's trust decision is a :class:`TLSPolicy`: the mode (``verified``, ``pinned`` or
 ``unverified``), the :class:`~securl.TLSConfig`, the pins that apply to the host, the
 trust-on-first-use file, and the verifiers. It is hashable and is part of the pool key
-(``securl._pool.PoolKey``), so two requests share a connection only when their whole trust
+(``securl.http.pool.PoolKey``), so two requests share a connection only when their whole trust
 decision is equal: an unverified call can never leave behind a connection that a later
 verified call to the same host would reuse, and a pinned pool is never shared with a
 verified or unverified one.
@@ -12,7 +12,7 @@ Pins from pins files are part of the decision as a *snapshot* (:class:`HostPins`
 the request is made. When a file changes (a pin recorded on first use, an operator edit), the
 next request has a different decision and so a different pool: a connection made before a pin
 existed is never reused by a request that must check that pin. Every check itself runs once
-per connection, right after its handshake (``securl._connection``), and a connection is
+per connection, right after its handshake (``securl.http.connection``), and a connection is
 reused only within the pool whose decision it passed.
 
 Opting out is possible only per call, with ``tls=securl.unverified(reason=...)``. There is no
@@ -23,132 +23,21 @@ the CA chain for a key the caller trusts and keeps protection against intercepti
 
 from __future__ import annotations
 
-import base64
-import binascii
 import ssl
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from ._config import TLSConfig
-from ._context import create_context, create_unverified_context
-from .exceptions import ConfigurationError, PolicyError
+from ..exceptions import ConfigurationError
+from .config import TLSConfig
+from .context import create_context, create_unverified_context
+from .modes import Pinned, Verifier
+from .pins import check_pin_syntax
 
 if TYPE_CHECKING:
-    from ._pinning import HostPins, PinsFile
+    from .pins import HostPins, PinsFile
 
-__all__ = ["Pinned", "TLSPolicy", "Unverified", "check_pin_syntax", "pinned",
-           "reject_verify_argument", "unverified"]
-
-#: A verifier: called with a :class:`securl.PeerInfo` before a request is sent; raises to reject.
-Verifier = Callable[[Any], object]
-
-OPT_OUT_HELP = (
-    "Verification can only be turned off per call, with a stated reason, and every such call "
-    "is audited:\n"
-    "    securl.get(url, tls=securl.unverified(reason=\"lab switch, self-signed, INC-4711\"))\n"
-    "Safer alternatives that keep protection against interception:\n"
-    "  * trust the server's private CA:   securl.Session(ca_certs=\"ca.pem\")\n"
-    "  * pin the server's public key:     pins=[\"sha256/...\"]  (see `securl pin URL`)"
-)
-
-
-@dataclass(frozen=True)
-class Unverified:
-    """A per-call opt-out of certificate verification; make it with :func:`unverified`."""
-
-    reason: str
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.reason, str) or not self.reason.strip():
-            raise ConfigurationError(
-                "securl.unverified() needs a non-empty reason= saying why verification is "
-                "skipped (it is written to the audit log)"
-            )
-
-
-def unverified(reason: str) -> Unverified:
-    """Opt this one call out of certificate and hostname verification.
-
-    ``reason`` is required and goes into the ``securl.unverified_request`` audit event with
-    the calling file and line. Admin policy may forbid opt-outs (``allow_unverified = false``).
-    """
-    return Unverified(reason)
-
-
-@dataclass(frozen=True)
-class Pinned:
-    """Trust a public key instead of a CA chain for one call; make it with :func:`pinned`."""
-
-    pins: tuple[str, ...]
-    reason: str
-    check_hostname: bool = True
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.reason, str) or not self.reason.strip():
-            raise ConfigurationError(
-                "securl.pinned() needs a non-empty reason= saying why this server is trusted "
-                "by its key rather than by a CA (it is written to the audit log)"
-            )
-        pins = self.pins
-        if isinstance(pins, str):
-            pins = (pins,)
-        object.__setattr__(self, "pins", tuple(check_pin_syntax(p) for p in pins))
-        if not isinstance(self.check_hostname, bool):
-            raise ConfigurationError("securl.pinned(check_hostname=) must be True or False")
-
-
-def pinned(*pins: str | tuple[str, ...] | list[str], reason: str,
-           check_hostname: bool = True) -> Pinned:
-    """Trust the server of this one call by its public key (SSH-style), not by a CA.
-
-    For devices with self-signed certificates: the certificate chain is *not* validated;
-    instead the server's SubjectPublicKeyInfo must match one of ``pins``
-    (``"sha256/<base64>"``, printed by ``securl pin URL``) and, unless
-    ``check_hostname=False``, the host name must be one the certificate's subjectAltName
-    lists. Certificate dates are ignored, as SSH ignores them: the key is what is trusted.
-
-    With no pins here, the host's pins come from the Session's ``pins_file=`` (or the admin
-    policy's), and with ``Session(trust_on_first_use=True)`` the first key seen is recorded.
-    ``reason`` is required and goes into the ``securl.pinned_request`` audit event. This is
-    not an opt-out of verification, so ``allow_unverified = false`` in admin policy does not
-    forbid it (it does forbid accepting a first key unseen, see trust on first use).
-    """
-    flat: list[str] = []
-    for pin in pins:
-        flat.extend([pin] if isinstance(pin, str) else pin)
-    return Pinned(tuple(flat), reason, check_hostname)
-
-
-def check_pin_syntax(pin: str) -> str:
-    """Return ``pin`` if it is ``sha256/<base64 of 32 bytes>``, else raise ConfigurationError."""
-    if isinstance(pin, str) and pin.startswith("sha256/"):
-        try:
-            if len(base64.b64decode(pin[7:], validate=True)) == 32:
-                return pin
-        except (binascii.Error, ValueError):
-            pass
-    raise ConfigurationError(
-        f"pin {pin!r} is not of the form 'sha256/<base64 SHA-256 of the public key>'; "
-        "`securl pin URL` prints a server's pin"
-    )
-
-
-def reject_verify_argument(verify: object, where: str) -> None:
-    """Refuse ``verify=False`` (and other requests-style values) with guidance.
-
-    ``verify=True`` is accepted as a no-op, so code migrating from requests keeps working.
-    """
-    if verify is True:
-        return
-    if verify is False:
-        raise PolicyError(f"verify=False is not accepted by {where}.\n{OPT_OUT_HELP}")
-    raise ConfigurationError(
-        f"verify={verify!r} is not accepted by {where}: to trust a CA bundle, pass "
-        "ca_certs=<path or PEM> instead"
-    )
-
+__all__ = ["Mode", "TLSPolicy"]
 
 Mode = Literal["verified", "unverified", "pinned"]
 

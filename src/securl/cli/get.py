@@ -29,15 +29,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any, cast
 
-from ._audit import REDACTED, AuditEvent, add_audit_hook, redact_url, remove_audit_hook
-from ._validate import HeadersInput
-from .exceptions import (
+from .._audit import REDACTED, AuditEvent, add_audit_hook, redact_url, remove_audit_hook
+from ..exceptions import (
     ConfigurationError,
     InvalidRequest,
     PolicyError,
     SecurlError,
     TLSVerificationError,
 )
+from ..http.target import HeadersInput
 
 __all__ = ["EXIT_HTTP_ERROR", "FetchOptions", "fetch", "parse_header"]
 
@@ -172,7 +172,7 @@ def _on_connection(stderr: IO[str]) -> Any:
 
 def fetch(options: FetchOptions, stdout: IO[bytes], stderr: IO[str]) -> int:
     """Run ``securl get``; returns the exit code (see the module docstring)."""
-    from ._session import Session
+    from ..http.session import Session
 
     headers: list[tuple[str, str | None]] = [("Accept-Encoding", "identity")]
     headers.extend(options.headers)

@@ -22,14 +22,14 @@ import sys
 import urllib.parse
 from typing import Any
 
-from ._audit import emit
-from ._config import TLSConfig
-from ._context import create_context, create_unverified_context
-from ._errors import tls_verification_error
-from ._peer import peer_chain
-from ._pinning import format_host, open_pins_file
-from ._x509 import CertSummary, hostname_matches, parse_certificate
-from .exceptions import ConfigurationError
+from .._audit import emit
+from ..exceptions import ConfigurationError
+from ..http.errors import tls_verification_error
+from ..tls.config import TLSConfig
+from ..tls.context import create_context, create_unverified_context
+from ..tls.peer import peer_chain
+from ..tls.pins import format_host, open_pins_file
+from ..tls.x509 import CertSummary, hostname_matches, parse_certificate
 
 __all__ = ["pin_main"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from ._response import Response
-from ._session import Session
+from .response import Response
+from .session import Session
 
 __all__ = ["default_session", "delete", "get", "head", "options", "patch", "post", "put",
            "request"]

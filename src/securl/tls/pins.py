@@ -29,11 +29,13 @@ Rules this module follows:
   at most 10 s, then the write fails closed (:class:`~securl.ConfigurationError`); the OS
   releases it when its holder exits, however it exits.
 * **Fresh reads**: the file is re-read when its size, mtime or inode changes, so an edit
-  takes effect for the next request (see the pool-key note in :mod:`securl._tls`).
+  takes effect for the next request (see the pool-key note in :mod:`securl.tls.decision`).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import datetime
 import ipaddress
@@ -45,16 +47,38 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ._policy import get_policy
-from ._tls import check_pin_syntax
-from .exceptions import ConfigurationError, PinMismatchError
+from .._policy import get_policy
+from ..exceptions import ConfigurationError, PinMismatchError
 
-__all__ = ["HostPins", "PinsFile", "changed_key_error", "format_host", "open_pins_file",
-           "parse_host", "parse_pins", "policy_pins_file"]
+__all__ = [
+    "HostPins",
+    "PinsFile",
+    "changed_key_error",
+    "check_pin_syntax",
+    "format_host",
+    "open_pins_file",
+    "parse_host",
+    "parse_pins",
+    "policy_pins_file",
+]
 
 DEFAULT_PORT = 443
 _FORMAT = "expected 'host[:port] sha256/<base64> [sha256/...]'"
 _HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-._")
+
+
+def check_pin_syntax(pin: str) -> str:
+    """Return ``pin`` if it is ``sha256/<base64 of 32 bytes>``, else raise ConfigurationError."""
+    if isinstance(pin, str) and pin.startswith("sha256/"):
+        try:
+            if len(base64.b64decode(pin[7:], validate=True)) == 32:
+                return pin
+        except (binascii.Error, ValueError):
+            pass
+    raise ConfigurationError(
+        f"pin {pin!r} is not of the form 'sha256/<base64 SHA-256 of the public key>'; "
+        "`securl pin URL` prints a server's pin"
+    )
 
 
 @dataclass(frozen=True)

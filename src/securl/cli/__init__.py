@@ -1,0 +1,1 @@
+"""The ``securl`` command: one module per subcommand."""
