@@ -21,7 +21,8 @@ import pytest
 import truststore
 
 import securl
-from securl import _guard, _policy
+from securl import _policy
+from securl.admin import guard as _guard
 
 UNVERIFIED = ssl._create_unverified_context
 

@@ -427,7 +427,7 @@ def test_write_waits_for_another_holder_of_the_lock_then_fails_closed(
         tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import fcntl
 
-    from securl import _pinning
+    from securl.tls import pins as _pinning
 
     path = tmp_path / "pins"
     monkeypatch.setattr(_pinning, "LOCK_TIMEOUT", 0.3)
