@@ -7,10 +7,12 @@ import pytest
 import securl
 from securl.http.auth import (
     BasicAuth,
-    Challenge,
     DigestAuth,
     coerce_auth,
     digest_response,
+)
+from securl.http.challenges import (
+    Challenge,
     is_client_cert_challenge,
     parse_auth_params,
     parse_challenges,

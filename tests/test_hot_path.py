@@ -1,7 +1,7 @@
 """The rules the request hot path must keep while it is made cheaper (see benchmarks/NOTES.md).
 
 Each optimisation (memoised URL checks, copy-on-write headers, one shared no-retry policy,
-cached hashes of TLSConfig/TLSPolicy) is pinned here by the behaviour it must not change.
+cached hashes of TLSConfig/TrustDecision) is pinned here by the behaviour it must not change.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import urllib3
 import securl
 from _servers import LocalServer, RawServer, server_context
 from securl.http.target import check_method, parse_target
-from securl.tls.decision import TLSPolicy
+from securl.tls.decision import TrustDecision
 
 SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
 
@@ -120,8 +120,8 @@ def test_equal_configs_and_policies_hash_equal(ca_file: str) -> None:
     a = securl.TLSConfig(ca_certs=ca_file, pins=("sha256/" + "A" * 43 + "=",))
     b = securl.TLSConfig(ca_certs=ca_file, pins=("sha256/" + "A" * 43 + "=",))
     assert a == b and hash(a) == hash(b)
-    assert hash(TLSPolicy("verified", a)) == hash(TLSPolicy("verified", b))
-    assert TLSPolicy("verified", a) != TLSPolicy("unverified", a)
+    assert hash(TrustDecision("verified", a)) == hash(TrustDecision("verified", b))
+    assert TrustDecision("verified", a) != TrustDecision("unverified", a)
     assert securl.TLSConfig(ca_certs=ca_file) != a
 
 
@@ -129,15 +129,15 @@ def test_a_config_unpickled_in_another_process_hashes_like_a_fresh_one(
         tmp_path: Any, ca_file: str) -> None:
     # String hashes differ between processes: a cached hash must not travel with the object.
     pickled = tmp_path / "config.pickle"
-    pickled.write_bytes(pickle.dumps((securl.TLSConfig(ca_certs=ca_file),
-                                      TLSPolicy("verified", securl.TLSConfig(ca_certs=ca_file)))))
+    config = securl.TLSConfig(ca_certs=ca_file)
+    pickled.write_bytes(pickle.dumps((config, TrustDecision("verified", config))))
     code = (
         "import pickle, sys, securl\n"
-        "from securl.tls.decision import TLSPolicy\n"
+        "from securl.tls.decision import TrustDecision\n"
         "config, policy = pickle.load(open(sys.argv[1], 'rb'))\n"
         "fresh = securl.TLSConfig(ca_certs=sys.argv[2])\n"
         "assert hash(config) == hash(fresh), 'config hash'\n"
-        "assert hash(policy) == hash(TLSPolicy('verified', fresh)), 'policy hash'\n"
+        "assert hash(policy) == hash(TrustDecision('verified', fresh)), 'policy hash'\n"
         "assert {fresh: 1}[config] == 1\n"
     )
     env = {**os.environ, "PYTHONPATH": SRC, "PYTHONHASHSEED": "12345"}

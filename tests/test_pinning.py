@@ -24,7 +24,7 @@ from _pins import (
     wait_for,
 )
 from _servers import LocalServer, server_context
-from securl.tls.decision import TLSPolicy
+from securl.tls.decision import TrustDecision
 
 
 def url(server: object, host: str = "localhost", path: str = "/") -> str:
@@ -275,11 +275,11 @@ def test_pinned_policy_is_hashable_and_distinct_from_verified() -> None:
     pin = "sha256/" + "A" * 43 + "="
     config = securl.TLSConfig()
     token = securl.pinned(pin, reason="x")
-    a = TLSPolicy("pinned", config, pinned=token)
-    b = TLSPolicy("pinned", config, pinned=securl.pinned(pin, reason="x"))
+    a = TrustDecision("pinned", config, pinned=token)
+    b = TrustDecision("pinned", config, pinned=securl.pinned(pin, reason="x"))
     assert a == b and hash(a) == hash(b)
-    assert a != TLSPolicy("verified", config) and a != TLSPolicy("unverified", config)
-    assert a.context() is not TLSPolicy("unverified", config).context()
+    assert a != TrustDecision("verified", config) and a != TrustDecision("unverified", config)
+    assert a.context() is not TrustDecision("unverified", config).context()
     assert a.context().verify_mode == ssl.CERT_NONE
 
 

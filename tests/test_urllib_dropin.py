@@ -715,7 +715,7 @@ def test_subpackage_does_not_shadow_stdlib_urllib_inside_securl() -> None:
 
 
 def test_timeouts_are_never_infinite(web: LocalServer) -> None:
-    from securl.http.session import DEFAULT_TIMEOUT
+    from securl.http.timeouts import DEFAULT_TIMEOUT
     from securl.urllib.request import _timeout
 
     assert _timeout(socket._GLOBAL_DEFAULT_TIMEOUT) is DEFAULT_TIMEOUT  # type: ignore[attr-defined]

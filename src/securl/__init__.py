@@ -52,7 +52,8 @@ if TYPE_CHECKING:
     from .http.api import delete, get, head, options, patch, post, put, request
     from .http.auth import BasicAuth, DigestAuth
     from .http.response import Response
-    from .http.session import Session, Timeouts
+    from .http.session import Session
+    from .http.timeouts import Timeouts
     from .tls.peer import PeerInfo
 
 #: Public names whose module imports urllib3 (or the certificate reader): loaded on first
@@ -63,7 +64,7 @@ _LAZY = {
     "DigestAuth": ".http.auth",
     "Response": ".http.response",
     "Session": ".http.session",
-    "Timeouts": ".http.session",
+    "Timeouts": ".http.timeouts",
     "delete": ".http.api",
     "get": ".http.api",
     "head": ".http.api",

@@ -1,12 +1,12 @@
 """urllib3 connection and pool classes that carry securl's checks into every handshake.
 
 Before connecting, a verified HTTPS connection takes its context from the trust decision
-(``TLSPolicy.context()``), so a trust store or client key file that changed since the last
+(``TrustDecision.context()``), so a trust store or client key file that changed since the last
 connection is re-read, and one that disappeared fails with :class:`~securl.ConfigurationError`
 instead of being used from memory or skipped (see ``securl.tls.context``).
 
 Right after the TLS handshake, before any request byte is written, a connection runs the
-checks of its :class:`~securl.tls.decision.TLSPolicy`, in this order, and on the first failure
+checks of its :class:`~securl.tls.decision.TrustDecision`, in this order, and on the first failure
 closes
 the socket and raises (so the server never receives a request):
 
@@ -56,7 +56,7 @@ from urllib3.util.ssltransport import SSLTransport
 
 from .._audit import emit
 from ..exceptions import PinMismatchError, TLSVerificationError
-from ..tls.decision import TLSPolicy
+from ..tls.decision import TrustDecision
 from ..tls.peer import PeerInfo, peer_chain
 from ..tls.pins import changed_key_error
 from ..tls.x509 import hostname_matches, parse_certificate, spki_pin
@@ -109,11 +109,11 @@ def verifier_name(fn: object) -> str:
     return repr(fn)
 
 
-def _check_pins(policy: TLSPolicy, host: str, port: int, pin: str) -> None:
+def _check_pins(decision: TrustDecision, host: str, port: int, pin: str) -> None:
     """Step 1 of the module docstring: every applicable pin set must contain ``pin``."""
-    sets: list[tuple[str, tuple[str, ...]]] = [("pins=", policy.config.pins)]
-    if policy.pinned is not None:
-        sets.append(("tls=securl.pinned()", policy.pinned.pins))
+    sets: list[tuple[str, tuple[str, ...]]] = [("pins=", decision.config.pins)]
+    if decision.pinned is not None:
+        sets.append(("tls=securl.pinned()", decision.pinned.pins))
     for source, pins in sets:
         if pins and pin not in pins:
             emit("pin_mismatch", host=host, port=port, source=source, expected=list(pins),
@@ -126,13 +126,13 @@ def _check_pins(policy: TLSPolicy, host: str, port: int, pin: str) -> None:
                 host=host,
                 port=port,
             )
-    for entry in policy.host_pins:
+    for entry in decision.host_pins:
         if pin not in entry.pins:
             emit("pin_mismatch", host=host, port=port, source=entry.where,
                  expected=list(entry.pins), got=pin)
             raise changed_key_error(entry, host, port, pin)
-    if policy.mode == "pinned" and not policy.any_pins and policy.tofu is None:
-        raise PinMismatchError(  # pragma: no cover - TLSPolicy refuses to exist like this
+    if decision.mode == "pinned" and not decision.any_pins and decision.tofu is None:
+        raise PinMismatchError(  # pragma: no cover - a TrustDecision cannot be made like this
             f"{host}:{port}: no pin is configured for this pinned request", host=host, port=port)
 
 
@@ -192,15 +192,15 @@ class SecurlHTTPSConnection(HTTPSConnection):
 
     response_class = StrictHeadResponse
 
-    def __init__(self, *args: Any, securl_policy: TLSPolicy, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, securl_trust: TrustDecision, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.securl_policy = securl_policy
+        self.securl_trust = securl_trust
 
     def connect(self) -> None:
         watch_current(self)
-        if self.securl_policy.mode == "verified":
+        if self.securl_trust.mode == "verified":
             # Re-checks the trust and client-key files; raises if they became unusable.
-            self.ssl_context = self.securl_policy.context(recheck_files=True)
+            self.ssl_context = self.securl_trust.context(recheck_files=True)
         try:
             super().connect()
         except builtins.TimeoutError as exc:
@@ -211,55 +211,55 @@ class SecurlHTTPSConnection(HTTPSConnection):
         sock = self.sock
         if not isinstance(sock, (ssl.SSLSocket, SSLTransport)):  # pragma: no cover
             return
-        policy = self.securl_policy
+        decision = self.securl_trust
         host = self._tunnel_host or self.host
         port = self._tunnel_port or self.port
         der = sock.getpeercert(binary_form=True) or b""
-        facts = _peer_facts(sock, der, policy.mode == "verified")
+        facts = _peer_facts(sock, der, decision.mode == "verified")
         try:
             if not der:
                 raise TLSVerificationError(f"{host}:{port} presented no certificate",
                                            reason_code="other", host=host, port=port)
             pin = facts.pin
             assert pin is not None
-            _check_pins(policy, host, port, pin)
-            if policy.pinned is not None and policy.pinned.check_hostname:
+            _check_pins(decision, host, port, pin)
+            if decision.pinned is not None and decision.pinned.check_hostname:
                 _check_pinned_hostname(der, host, port)
-            if policy.verifiers:
-                self._run_verifiers(sock, policy, host, port, der, pin)
-            if policy.tofu is not None:
-                self._trust_on_first_use(policy, host, port, pin)
+            if decision.verifiers:
+                self._run_verifiers(sock, decision, host, port, der, pin)
+            if decision.tofu is not None:
+                self._trust_on_first_use(decision, host, port, pin)
         except BaseException:
             sock.close()
             self.sock = None
             raise
-        if policy.mode == "pinned":
+        if decision.mode == "pinned":
             self.is_verified = True  # by its key; tells urllib3 not to warn
         trust = getattr(self.ssl_context, "trust", None)
         emit(
             "connection",
             host=host,
             port=port,
-            verified=policy.mode == "verified",
-            mode=policy.mode,
+            verified=decision.mode == "verified",
+            mode=decision.mode,
             tls_version=sock.version(),
             cipher=(sock.cipher() or (None,))[0],
             subject=facts.subject,
             issuer=facts.issuer,
             not_after=facts.not_after,
             spki_sha256=pin,
-            trust_source="pin" if policy.mode == "pinned" else (
+            trust_source="pin" if decision.mode == "pinned" else (
                 trust.source if trust is not None else None),
         )
 
-    def _run_verifiers(self, sock: Any, policy: TLSPolicy, host: str, port: int, der: bytes,
+    def _run_verifiers(self, sock: Any, decision: TrustDecision, host: str, port: int, der: bytes,
                        pin: str) -> None:
         """Step 3: every verifier must return; the first that raises rejects the connection."""
-        chain, chain_verified = peer_chain(sock, der, policy.mode == "verified")
+        chain, chain_verified = peer_chain(sock, der, decision.mode == "verified")
         info = PeerInfo(host=host, port=port, tls_version=sock.version(),
                         cipher=(sock.cipher() or (None,))[0], chain=chain,
-                        chain_verified=chain_verified, leaf_pin=pin, mode=policy.mode)
-        for verifier in policy.verifiers:
+                        chain_verified=chain_verified, leaf_pin=pin, mode=decision.mode)
+        for verifier in decision.verifiers:
             try:
                 verifier(info)
             except Exception as exc:
@@ -272,13 +272,13 @@ class SecurlHTTPSConnection(HTTPSConnection):
                     reason_code="other", reason=exc, host=host, port=port,
                 ) from exc
 
-    def _trust_on_first_use(self, policy: TLSPolicy, host: str, port: int, pin: str) -> None:
+    def _trust_on_first_use(self, decision: TrustDecision, host: str, port: int, pin: str) -> None:
         """Step 4: record the key of a host seen for the first time, or check the winner's."""
-        assert policy.tofu is not None
-        existing = policy.tofu.record_first_use(host, port, pin)
+        assert decision.tofu is not None
+        existing = decision.tofu.record_first_use(host, port, pin)
         if existing is None:
-            emit("pin_recorded", host=host, port=port, pin=pin, file=policy.tofu.path,
-                 mode=policy.mode, chain_verified=policy.mode == "verified")
+            emit("pin_recorded", host=host, port=port, pin=pin, file=decision.tofu.path,
+                 mode=decision.mode, chain_verified=decision.mode == "verified")
         elif pin not in existing.pins:
             emit("pin_mismatch", host=host, port=port, source=existing.where,
                  expected=list(existing.pins), got=pin)

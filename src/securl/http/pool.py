@@ -1,8 +1,8 @@
 """Connection pools, keyed by everything that decides trust.
 
 :class:`PoolKey` is the one place that decides whether two requests may share a connection:
-scheme, host, port, the whole :class:`~securl.tls.decision.TLSPolicy` (verified or not, CAs, client
-certificate, pins) and the proxy. Keying by host alone is how an unverified request once
+scheme, host, port, the whole :class:`~securl.tls.decision.TrustDecision` (verified or not,
+CAs, client certificate, pins) and the proxy. Keying by host alone is how an unverified request once
 poisoned later verified ones (requests' GHSA-9wx4-h78v-vm56); here that cannot happen.
 """
 
@@ -18,7 +18,7 @@ from urllib3.connectionpool import ConnectionPool
 from urllib3.util import Url, parse_url
 
 from .._audit import redact_transport_logs
-from ..tls.decision import TLSPolicy
+from ..tls.decision import TrustDecision
 from .connection import SecurlHTTPConnectionPool, SecurlHTTPSConnectionPool
 
 __all__ = ["PoolKey", "PoolRegistry"]
@@ -33,7 +33,7 @@ class PoolKey(NamedTuple):
     scheme: str
     host: str
     port: int
-    policy: TLSPolicy
+    decision: TrustDecision
     proxy: str | None
     #: Headers for the proxy's CONNECT (https through a proxy), e.g. Proxy-Authorization: a
     #: tunnel opened with one set of proxy credentials is never reused with another.
@@ -72,9 +72,9 @@ class PoolRegistry:
             proxy = proxy._replace(auth=None)
         proxy_headers.update(key.proxy_headers)
         if key.scheme == "https":
-            ctx = key.policy.context()
+            ctx = key.decision.context()
             kw: dict[str, object] = {}
-            if key.policy.ssl_context is not None:
+            if key.decision.ssl_context is not None:
                 # A caller's own context: urllib3 sets verify_mode from cert_reqs on every
                 # connection, so cert_reqs must be the context's own value; and urllib3 would
                 # match the host name itself when check_hostname is off, which the caller's
@@ -84,20 +84,20 @@ class PoolRegistry:
                     kw["assert_hostname"] = False
             if proxy is not None:
                 # The origin's TLS runs inside a CONNECT tunnel; a TLS proxy is verified too.
-                proxy_ctx = TLSPolicy("verified", key.policy.config.__class__()).context()
+                proxy_ctx = TrustDecision("verified", key.decision.config.__class__()).context()
                 kw.update({"_proxy": proxy, "_proxy_headers": proxy_headers,
                            "_proxy_config": ProxyConfig(proxy_ctx, False, None, None)})
             return SecurlHTTPSConnectionPool(
-                key.host, key.port, ssl_context=ctx, securl_policy=key.policy,
+                key.host, key.port, ssl_context=ctx, securl_trust=key.decision,
                 **common, **kw,  # type: ignore[arg-type]
             )
         if proxy is not None:
             # Plain http through a proxy: talk to the proxy, absolute URLs in the request line.
             if proxy.scheme == "https":
-                policy = TLSPolicy("verified", key.policy.config.__class__())
+                decision = TrustDecision("verified", key.decision.config.__class__())
                 return SecurlHTTPSConnectionPool(
-                    proxy.host or "", proxy.port or 443, ssl_context=policy.context(),
-                    securl_policy=policy, headers=proxy_headers,
+                    proxy.host or "", proxy.port or 443, ssl_context=decision.context(),
+                    securl_trust=decision, headers=proxy_headers,
                     **common,  # type: ignore[arg-type]
                 )
             return SecurlHTTPConnectionPool(proxy.host or "", proxy.port or 80,

@@ -29,7 +29,10 @@ from typing import NamedTuple
 from .._audit import redact_url
 from ..exceptions import InvalidRequest
 
-__all__ = ["Target", "check_headers", "check_method", "parse_target"]
+__all__ = ["SCHEMES", "Target", "check_headers", "check_method", "parse_target"]
+
+#: The only URL schemes securl opens, requests and redirects alike.
+SCHEMES = ("http", "https")
 
 HeadersInput = Mapping[str, str] | Iterable[tuple[str, str]] | None
 
@@ -76,7 +79,7 @@ def _parse_str(url: str) -> Target:
     except ValueError as exc:
         raise InvalidRequest(f"invalid URL {shown!r}: {exc}") from None
     scheme = parts.scheme.lower()
-    if scheme not in ("http", "https"):
+    if scheme not in SCHEMES:
         raise InvalidRequest(
             f"securl only fetches http and https URLs, not "
             f"{parts.scheme or 'a URL without a scheme'} ({shown!r}); file:, ftp:, data: and "

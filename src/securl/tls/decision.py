@@ -1,57 +1,78 @@
-"""Per-call TLS modes and the resolved trust decision that keys connection pools.
+"""The trust decision: what one request trusts. The one place it is made, for both front-ends.
 
-A request's trust decision is a :class:`TLSPolicy`: the mode (``verified``, ``pinned`` or
-``unverified``), the :class:`~securl.TLSConfig`, the pins that apply to the host, the
-trust-on-first-use file, and the verifiers. It is hashable and is part of the pool key
-(``securl.http.pool.PoolKey``), so two requests share a connection only when their whole trust
-decision is equal: an unverified call can never leave behind a connection that a later
-verified call to the same host would reuse, and a pinned pool is never shared with a
-verified or unverified one.
+:meth:`TrustSettings.decide` turns what a front-end holds (a Session's ``TLSConfig``,
+``pins_file``, ``trust_on_first_use`` and ``verifiers``; the urllib drop-in's defaults) plus
+what one call asks for (``tls=``, ``cert=``, ``pins=``, ``verifiers=``, or urllib's
+``context=``) into a :class:`TrustDecision`. ``securl.Session`` and ``securl.urllib`` both
+call it and neither builds trust on its own, so these rules hold for both by construction:
 
-Pins from pins files are part of the decision as a *snapshot* (:class:`HostPins`) taken when
-the request is made. When a file changes (a pin recorded on first use, an operator edit), the
-next request has a different decision and so a different pool: a connection made before a pin
-existed is never reused by a request that must check that pin. Every check itself runs once
-per connection, right after its handshake (``securl.http.connection``), and a connection is
-reused only within the pool whose decision it passed.
+* **Admin pins**: the admin policy's ``pins_file`` is consulted for every https request; a
+  host it lists must present one of its pins (it is never written to, and a missing or
+  malformed file fails the request).
+* **The front-end's pins file**: a host listed there must present one of its pins; with
+  trust on first use a host not yet listed is recorded on first contact, never for an
+  opt-out (an opt-out trusts nothing, so it records nothing).
+* **Opting out** (``tls=securl.unverified(reason=...)``; urllib: a ``context=`` that does
+  not check the chain or the host name, or ``HTTPSHandler(check_hostname=False)``) passes
+  :func:`_allow_opt_out`: admin policy ``allow_unverified = false`` refuses it with
+  :class:`~securl.PolicyError` before anything is sent; otherwise it is audited
+  (``securl.unverified_request``, with the caller's file:line) and warned
+  (:class:`~securl.InsecureRequestWarning`), whatever the warning filters say.
+* **Pinned calls** (``tls=securl.pinned(...)``) are audited (``securl.pinned_request``) and
+  are not opt-outs, except trusting a first key unseen, which ``allow_unverified = false``
+  refuses.
+* **Minimum TLS version**: securl's own contexts take admin policy's
+  ``minimum_tls_version`` (``securl.tls.context``); a caller's ``context=`` that allows
+  less is refused.
 
-Opting out is possible only per call, with ``tls=securl.unverified(reason=...)``. There is no
-session-wide or process-wide switch, and ``verify=False`` is refused with a message showing
-this form and the safer alternatives. ``tls=securl.pinned(...)`` is not an opt-out: it swaps
-the CA chain for a key the caller trusts and keeps protection against interception.
+A :class:`TrustDecision` is hashable and is part of the pool key (``securl.http.pool``), so
+two requests share a connection only when their whole decision is equal: an unverified call
+never leaves behind a connection that a later verified call to the same host would reuse.
+Pins from pins files are part of it as a *snapshot* (:class:`~securl.tls.pins.HostPins`)
+taken when the request is made: when a file changes, the next request has a different
+decision and so a different pool. The checks themselves run once per connection, right after
+its handshake (``securl.http.connection``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import ssl
 import threading
-from dataclasses import dataclass
+import warnings
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from ..exceptions import ConfigurationError
+from .._audit import emit, redact_url
+from .._caller import caller_location, external_stacklevel
+from .._policy import check_unverified_allowed, get_policy
+from ..exceptions import ConfigurationError, InsecureRequestWarning, InvalidRequest, PolicyError
 from .config import TLSConfig
 from .context import create_context, create_unverified_context
-from .modes import Pinned, Verifier
-from .pins import check_pin_syntax
+from .modes import Pinned, Unverified, Verifier
+from .pins import HostPins, PinsFile, check_pin_syntax, policy_pins_file
 
 if TYPE_CHECKING:
-    from .pins import HostPins, PinsFile
+    from ..http.target import Target
 
-__all__ = ["Mode", "TLSPolicy"]
+__all__ = ["CertInput", "Mode", "TrustDecision", "TrustSettings", "cert_fields",
+           "check_verifiers"]
 
 Mode = Literal["verified", "unverified", "pinned"]
+#: ``cert=``: ``'both.pem'``, ``(cert, key)`` or ``(cert, key, password)``.
+CertInput = str | tuple[str, str] | tuple[str, str, str] | None
 
 
-@dataclass(frozen=True)
-class TLSPolicy:
-    """The complete trust decision for one request; equal policies may share connections.
+@dataclasses.dataclass(frozen=True)
+class TrustDecision:
+    """The complete trust decision for one request; equal decisions may share connections.
 
     Attributes:
         mode: ``verified`` (CA chain + host name, by OpenSSL/the OS), ``pinned`` (the key
-            replaces the chain; see :func:`pinned`) or ``unverified`` (audited opt-out).
+            replaces the chain; see :func:`securl.pinned`) or ``unverified`` (audited opt-out).
         config: trust anchors, client certificate, TLS version, ``pins=`` (on top of the
             chain: the server's key must be one of them).
-        pinned: the per-call :class:`Pinned` token (mode ``pinned`` only).
+        pinned: the per-call :class:`~securl.tls.modes.Pinned` token (mode ``pinned`` only).
         host_pins: this host's entries in pins files, snapshot at request time; each entry
             is a separate requirement (the key must be among that file's pins).
         tofu: the pins file to record this host's key in on first contact (set only when
@@ -60,7 +81,7 @@ class TLSPolicy:
         ssl_context: a context the caller supplied (``securl.urllib``'s ``context=``), used
             as it is and compared by identity, so each such context gets its own pools;
             ``mode`` then says what it does: ``verified`` only if it checks both the chain and
-            the host name (decided in ``securl.urllib.request``).
+            the host name.
     """
 
     mode: Mode
@@ -70,7 +91,7 @@ class TLSPolicy:
     tofu: PinsFile | None = None
     verifiers: tuple[Verifier, ...] = ()
     ssl_context: ssl.SSLContext | None = None
-    _hash: ClassVar[int]  # computed once: a policy is hashed on every request (pool key)
+    _hash: ClassVar[int]  # computed once: a decision is hashed on every request (pool key)
 
     def __post_init__(self) -> None:
         for pin in self.config.pins:
@@ -128,3 +149,219 @@ def _chainless_context(mode: str, config: TLSConfig) -> ssl.SSLContext:
             if ctx is None:
                 ctx = _chainless_cache[key] = create_unverified_context(config)
     return ctx
+
+
+def cert_fields(cert: CertInput) -> dict[str, Any]:
+    """``cert=`` as TLSConfig fields (``client_cert``, ``client_key``, ``client_key_password``)."""
+    if cert is None:
+        return {}
+    if isinstance(cert, str):
+        return {"client_cert": cert}
+    if isinstance(cert, tuple) and len(cert) in (2, 3):
+        out: dict[str, Any] = {"client_cert": cert[0], "client_key": cert[1]}
+        if len(cert) == 3:
+            out["client_key_password"] = cert[2]
+        return out
+    raise ConfigurationError(
+        "cert= must be 'client.pem', ('client.pem', 'client.key') or "
+        "('client.pem', 'client.key', password)"
+    )
+
+
+def check_verifiers(verifiers: Iterable[Verifier] | None, where: str) -> tuple[Verifier, ...]:
+    """``verifiers=`` as a tuple of hashable callables (they are part of the pool key)."""
+    if verifiers is None:
+        return ()
+    if callable(verifiers):
+        verifiers = (verifiers,)
+    out = tuple(verifiers)
+    for fn in out:
+        if not callable(fn):
+            raise ConfigurationError(f"{where}: verifiers= must hold callables, got {fn!r}")
+        try:
+            hash(fn)
+        except TypeError:
+            raise ConfigurationError(
+                f"{where}: verifier {fn!r} is not hashable; verifiers are part of the "
+                "connection-pool key (use a function or a frozen dataclass)"
+            ) from None
+    return out
+
+
+def _context_opt_out(ctx: ssl.SSLContext, target: Target) -> Unverified | None:
+    """What a caller's ``context=`` means: None if it verifies, else the opt-out it is.
+
+    Rule: a context that allows older TLS than admin policy's ``minimum_tls_version`` is
+    refused whatever it verifies; one that checks both the chain (``verify_mode`` not
+    ``CERT_NONE``) and the host name is used as it is; anything else is an opt-out.
+    """
+    floor = get_policy().minimum_tls_version
+    if ctx.minimum_version < floor:
+        raise PolicyError(
+            f"the context= given for {target.host} allows {ctx.minimum_version.name}, "
+            f"below the minimum TLS version admin policy requires ({floor.name}); set "
+            f"ctx.minimum_version = ssl.TLSVersion.{floor.name}"
+        )
+    if ctx.verify_mode != ssl.CERT_NONE and ctx.check_hostname:
+        return None
+    off = "verify_mode=CERT_NONE" if ctx.verify_mode == ssl.CERT_NONE else "check_hostname=False"
+    return Unverified(f"urllib context= with {off}", what=f"an SSLContext with {off}")
+
+
+class TrustSettings:
+    """What a front-end trusts for every request: a Session's settings, or urllib's defaults.
+
+    Args:
+        config: trust anchors, client certificate, TLS version and ``pins=``.
+        pins_file: the front-end's own pins file (the admin policy's is always consulted).
+        trust_on_first_use: record a host's key in ``pins_file`` on first contact.
+        verifiers: run on every new connection (per-call ones are added to them).
+    """
+
+    __slots__ = ("config", "pins_file", "trust_on_first_use", "verified", "verifiers")
+
+    def __init__(self, config: TLSConfig, *, pins_file: PinsFile | None = None,
+                 trust_on_first_use: bool = False, verifiers: tuple[Verifier, ...] = ()
+                 ) -> None:
+        self.config = config
+        self.pins_file = pins_file
+        self.trust_on_first_use = trust_on_first_use
+        self.verifiers = verifiers
+        #: The decision of a request that asks for nothing else (the common case), made once.
+        self.verified = TrustDecision("verified", config)
+
+    def decide(self, target: Target, *, tls: object = None, cert: CertInput = None,
+               pins: Iterable[str] | None = None, verifiers: tuple[Verifier, ...] = (),
+               context: ssl.SSLContext | None = None) -> TrustDecision:
+        """The trust decision for one request to ``target`` (see the module rules).
+
+        ``tls`` is a per-call mode (:func:`securl.pinned`, :func:`securl.unverified`);
+        ``cert``/``pins``/``verifiers`` add to the front-end's; ``context`` is a caller's own
+        SSLContext (the urllib drop-in's ``context=``). Pins files are read here, per
+        request, for this host.
+        """
+        https = target.scheme == "https"
+        if context is not None and https:
+            opt_out = _context_opt_out(context, target)
+            tls = opt_out if opt_out is not None else tls
+        else:
+            context = None
+        if (tls is None and cert is None and pins is None and not verifiers and https
+                and context is None and not self.verifiers and self.pins_file is None
+                and policy_pins_file() is None):
+            return self.verified  # the common case, decided without building anything
+        config = self.config
+        changes = cert_fields(cert)
+        if pins is not None:
+            changes["pins"] = (*config.pins, *pins)
+        if changes:
+            config = dataclasses.replace(config, **changes)
+        host_pins, tofu = self._host_pins(target, tls) if https else ((), None)
+        token = tls if isinstance(tls, Pinned) else None
+        mode: Mode = "verified"
+        if token is not None:
+            mode = "pinned"
+            self._check_pinned(token, target, host_pins, tofu)
+        elif tls is not None:
+            mode = "unverified"
+        _check_opt_out(tls, target, host_pins=host_pins,
+                       first_contact=token is not None and not token.pins and not host_pins)
+        verifiers = self.verifiers + verifiers
+        if (mode == "verified" and config is self.config and not host_pins and tofu is None
+                and not verifiers and context is None):
+            return self.verified
+        return TrustDecision(mode, config, pinned=token, host_pins=host_pins, tofu=tofu,
+                             verifiers=verifiers, ssl_context=context)
+
+    def _host_pins(self, target: Target, tls: object
+                   ) -> tuple[tuple[HostPins, ...], PinsFile | None]:
+        """This host's entries in the admin's and the front-end's pins files, and the file to
+        record its key in on first contact (None when it is listed, or for an opt-out)."""
+        host_pins: list[HostPins] = []
+        tofu: PinsFile | None = None
+        admin = policy_pins_file()
+        for pins_file in (admin, self.pins_file):
+            if pins_file is None:
+                continue
+            required = pins_file is admin or not self.trust_on_first_use
+            entry = pins_file.lookup(target.host, target.port, required=required)
+            if entry is not None:
+                host_pins.append(entry)
+            elif pins_file is self.pins_file and self.trust_on_first_use and not isinstance(
+                    tls, Unverified):
+                tofu = pins_file
+        return tuple(host_pins), tofu
+
+    def _check_pinned(self, token: Pinned, target: Target, host_pins: tuple[HostPins, ...],
+                      tofu: PinsFile | None) -> None:
+        if target.scheme != "https":
+            raise InvalidRequest(
+                f"tls=securl.pinned() was given for {redact_url(target.url)}: plain http "
+                "has no key to pin and would be sent unencrypted; use an https URL"
+            )
+        if not token.pins and not host_pins and tofu is None:
+            where = (f"in {self.pins_file.path}" if self.pins_file is not None
+                     else "(this Session has no pins_file=)")
+            raise ConfigurationError(
+                f"tls=securl.pinned() was given no pin, and no pin is recorded for "
+                f"{target.host}:{target.port} {where}. Pass the pin "
+                "(securl.pinned('sha256/...', reason=...); `securl pin URL` prints it), "
+                "record it with `securl pin URL --add FILE`, or use "
+                "Session(pins_file=FILE, trust_on_first_use=True)"
+            )
+
+
+def _check_opt_out(tls: object, target: Target, *, host_pins: tuple[HostPins, ...] = (),
+                   first_contact: bool = False) -> None:
+    """Validate a per-call ``tls=`` value; audit a pinned call; audit and warn an opt-out.
+
+    Rules: ``tls=securl.pinned()`` is not an opt-out (the key replaces the CA chain and still
+    stops interception), so ``allow_unverified = false`` does not forbid it, except when no
+    pin is known yet and trust on first use would accept whatever key answers: that first
+    contact is unverified, and admin policy decides.
+    """
+    if tls is None:
+        return
+    if isinstance(tls, Pinned):
+        caller = caller_location()
+        refused = first_contact and not get_policy().allow_unverified
+        emit("pinned_request", host=target.host, port=target.port, reason=tls.reason,
+             caller=caller, url=redact_url(target.url), pins=list(tls.pins),
+             pins_files=[e.where for e in host_pins], check_hostname=tls.check_hostname,
+             trust_on_first_use=first_contact, action="refused" if refused else "allowed")
+        if refused:
+            raise PolicyError(
+                f"admin policy ({get_policy().path}) forbids unverified requests, and "
+                f"{target.host}:{target.port} has no pin yet: trusting its first key unseen "
+                "would be one. Record the pin after checking it out of band "
+                "(`securl pin URL --add FILE`), or pass it: securl.pinned('sha256/...', "
+                "reason=...)"
+            )
+        return
+    if not isinstance(tls, Unverified):
+        raise ConfigurationError(
+            f"tls={tls!r} is not a TLS mode; use tls=securl.pinned('sha256/...', reason=...) "
+            "or tls=securl.unverified(reason=...) (or leave it out to verify)"
+        )
+    _allow_opt_out(tls, target)
+
+
+def _allow_opt_out(token: Unverified, target: Target) -> None:
+    """The one check every per-call opt-out of verification passes.
+
+    Rules: admin policy ``allow_unverified = false`` refuses it (:class:`~securl.PolicyError`);
+    otherwise it is allowed, and every use emits ``securl.unverified_request`` with the
+    caller's file:line and warns :class:`~securl.InsecureRequestWarning` (the audit event is
+    emitted whatever the warning filters say).
+    """
+    caller = caller_location()
+    check_unverified_allowed(host=target.host, port=target.port, reason=token.reason,
+                             caller=caller, url=redact_url(target.url), what=token.what)
+    emit("unverified_request", host=target.host, port=target.port, reason=token.reason,
+         caller=caller, url=redact_url(target.url), action="allowed")
+    warnings.warn(
+        f"certificate verification is OFF for this request to {target.host}:{target.port} "
+        f"(reason: {token.reason}); the connection can be intercepted",
+        InsecureRequestWarning,
+        stacklevel=external_stacklevel(),
+    )

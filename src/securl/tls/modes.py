@@ -12,7 +12,7 @@ decided in :mod:`securl.tls.decision`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..exceptions import ConfigurationError, PolicyError
@@ -36,9 +36,14 @@ OPT_OUT_HELP = (
 
 @dataclass(frozen=True)
 class Unverified:
-    """A per-call opt-out of certificate verification; make it with :func:`unverified`."""
+    """A per-call opt-out of certificate verification; make it with :func:`unverified`.
+
+    ``what`` names the opt-out in a refusal (the urllib drop-in's opt-outs are contexts and
+    handler settings, not this token).
+    """
 
     reason: str
+    what: str = field(default="tls=securl.unverified()", compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.reason, str) or not self.reason.strip():

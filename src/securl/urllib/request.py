@@ -5,7 +5,7 @@ What is the stdlib's and what is securl's:
 * The opener and handler chain is the stdlib's (``OpenerDirector``, ``Request``, the auth,
   cookie, proxy, error and redirect handlers), so scripts behave as they do with ``urllib``.
 * Only the transport is replaced: :class:`HTTPHandler` and :class:`HTTPSHandler` send through
-  securl's connection pools (``securl.http.session.send``), keyed by the whole trust decision,
+  securl's connection pools (``securl.http.transport.send``), keyed by the whole trust decision,
   with keep-alive, securl's timeouts and error mapping; they return a
   :class:`~securl.urllib.response.SecurlHTTPResponse`.
 
@@ -13,12 +13,15 @@ Rules that are deliberately stricter than ``urllib``, each decided in one place:
 
 * Schemes: only http and https are opened (:meth:`OpenerDirector.open`); file:, ftp:, data:
   and any other scheme raise ``URLError`` (local-file reads and SSRF through urlopen).
-* Trust: https is verified against the system trust store (securl's trust sources). A
-  ``context=`` that verifies is used as given; one that does not verify is a per-call opt-out
-  (:meth:`HTTPSHandler._policy`), allowed only as policy permits, warned and audited.
-* Redirects (:class:`HTTPRedirectHandler`): never from https to http, only to http/https,
-  and Authorization, Proxy-Authorization and Cookie headers set on the request are not
-  carried to another origin.
+* Trust: decided for each request by the same function as for ``securl.Session``
+  (``securl.tls.decision``): https is verified against the system trust store (securl's trust
+  sources), the admin policy's pins file and minimum TLS version hold. A ``context=`` that
+  verifies is used as given; one that does not verify is a per-call opt-out, allowed only as
+  policy permits, warned and audited.
+* Redirects (:class:`HTTPRedirectHandler`): the same rule as ``securl.Session``
+  (``securl.http.redirects``): never from https to http, only to http/https, and
+  Authorization, Proxy-Authorization and Cookie headers set on the request are not carried
+  to another origin.
 * Basic credentials are not sent over plain http (:class:`HTTPBasicAuthHandler`) unless admin
   policy sets ``allow_basic_auth_over_http``.
 * Timeouts: no request waits forever; the default and ``None`` mean securl's default.
@@ -83,18 +86,14 @@ from ..exceptions import (
 )
 from ..http.deadline import Deadline
 from ..http.pool import PoolRegistry
-from ..http.session import (
-    DEFAULT_TIMEOUT,
-    Timeouts,
-    allow_opt_out,
-    make_timeout,
-    redirect_rule,
-    send,
-)
-from ..http.target import Target, check_method, parse_target
+from ..http.redirects import next_request
+from ..http.target import SCHEMES, Target, check_method, parse_target
+from ..http.timeouts import DEFAULT_TIMEOUT, Timeouts, make_timeout
+from ..http.transport import send
 from ..tls.config import TLSConfig
 from ..tls.context import create_context
-from ..tls.decision import TLSPolicy
+from ..tls.decision import TrustDecision, TrustSettings
+from ..tls.modes import Unverified
 from .error import InsecureRedirectHTTPError
 from .response import SecurlHTTPResponse
 
@@ -141,10 +140,8 @@ __all__ = [
     "urlretrieve",
 ]
 
-_ALLOWED_SCHEMES = ("http", "https")
-_SENSITIVE_ON_CROSS_ORIGIN = ("Authorization", "Proxy-Authorization", "Cookie")
-_DEFAULT_CONFIG = TLSConfig()
-_VERIFIED = TLSPolicy("verified", _DEFAULT_CONFIG)
+#: What every request through the drop-in starts from: securl's default trust.
+_TRUST = TrustSettings(TLSConfig())
 
 #: The connection pools of every opener in the process; the key (scheme, host, port, the
 #: whole trust decision, proxy) decides what may share a connection, not the opener.
@@ -188,7 +185,7 @@ class OpenerDirector(_std.OpenerDirector):
         else:
             req = fullurl
         for scheme in (urlsplit(req.full_url).scheme.lower(), req.type.lower()):
-            if scheme not in _ALLOWED_SCHEMES:
+            if scheme not in SCHEMES:
                 raise _refuse_scheme(req.full_url, scheme)
         return super().open(req, data, timeout)
 
@@ -229,7 +226,7 @@ def _route(req: Request, headers: dict[str, str]
     return None, ()
 
 
-def _transport(req: Request, policy_for: Callable[[Target], TLSPolicy]) -> SecurlHTTPResponse:
+def _transport(req: Request, decide: Callable[[Target], TrustDecision]) -> SecurlHTTPResponse:
     """Send ``req`` on a pooled connection, as urllib's ``do_open`` would on a new one."""
     check_process_wide()
     target = parse_target(req.full_url)
@@ -239,7 +236,7 @@ def _transport(req: Request, policy_for: Callable[[Target], TLSPolicy]) -> Secur
     headers.update({k: v for k, v in req.headers.items() if k not in headers})
     headers = {name.title(): value for name, value in headers.items()}
     proxy, proxy_headers = _route(req, headers)
-    policy = policy_for(target)
+    decision = decide(target)
     timeouts = _timeout(req.timeout)
     # The total deadline covers connecting, sending and the response head (a server that
     # drips its headers one byte at a time is stopped at `total`); the body is then read
@@ -247,7 +244,7 @@ def _transport(req: Request, policy_for: Callable[[Target], TLSPolicy]) -> Secur
     deadline = Deadline(timeouts.total)
     try:
         raw = send(
-            _pools, method, target, headers, req.data, policy, timeouts, deadline=deadline,
+            _pools, method, target, headers, req.data, decision, timeouts, deadline=deadline,
             proxy=proxy, proxy_headers=proxy_headers,
             chunked=req.has_header("Transfer-encoding"), decode_content=False,
         )
@@ -261,14 +258,11 @@ class HTTPHandler(_std.HTTPHandler):
     """urllib's HTTPHandler, sending through securl's pooled keep-alive connections."""
 
     def http_open(self, req: Request) -> Any:
-        return _transport(req, self._policy)
-
-    def _policy(self, target: Target) -> TLSPolicy:
-        return _VERIFIED  # plain http (maybe via a proxy): no certificate to check
+        return _transport(req, _TRUST.decide)
 
 
 class HTTPSHandler(_std.HTTPSHandler):
-    """urllib's HTTPSHandler, verified by securl; ``context=`` as described in :meth:`_policy`.
+    """urllib's HTTPSHandler, verified by securl; ``context=`` as described in :meth:`_decide`.
 
     Unlike urllib's, making one without a context builds no SSLContext: securl's shared,
     cached verified context is used.
@@ -281,74 +275,52 @@ class HTTPSHandler(_std.HTTPSHandler):
         self._check_hostname = check_hostname
 
     def https_open(self, req: Request) -> Any:
-        return _transport(req, self._policy)
+        return _transport(req, self._decide)
 
-    def _policy(self, target: Target) -> TLSPolicy:
-        """The trust decision for one request through this handler.
+    def _decide(self, target: Target) -> TrustDecision:
+        """The trust decision for one request through this handler (``securl.tls.decision``).
 
-        Rules: no context means securl's verified default. A context that checks both the
-        chain (``verify_mode`` not ``CERT_NONE``) and the host name (``check_hostname``) is
-        used as it is, in pools of its own. Anything else is a per-call opt-out: refused if
-        admin policy forbids opt-outs, else allowed with an ``InsecureRequestWarning`` and a
-        ``securl.unverified_request`` audit event naming the caller. A context that allows
-        older TLS than admin policy's ``minimum_tls_version`` is refused either way.
+        No context means securl's verified default; a context is used as it is if it checks
+        both the chain and the host name, and is an audited opt-out otherwise (refused if
+        admin policy forbids opt-outs, or if it allows older TLS than policy's minimum).
+        ``check_hostname=False`` without a context is an opt-out too.
         """
-        if target.scheme != "https":
-            return _VERIFIED
         ctx = self._context
         if ctx is None:
             if self._check_hostname is False:
-                allow_opt_out("HTTPSHandler(check_hostname=False)", target,
-                              "HTTPSHandler(check_hostname=False)")
-                return TLSPolicy("unverified", _DEFAULT_CONFIG)
-            return _VERIFIED
+                what = "HTTPSHandler(check_hostname=False)"
+                return _TRUST.decide(target, tls=Unverified(what, what=what))
+            return _TRUST.decide(target)
         if self._check_hostname is not None:
             ctx.check_hostname = self._check_hostname  # as urllib does, on every request
-        floor = get_policy().minimum_tls_version
-        if ctx.minimum_version < floor:
-            raise PolicyError(
-                f"the context= given for {target.host} allows {ctx.minimum_version.name}, "
-                f"below the minimum TLS version admin policy requires ({floor.name}); set "
-                f"ctx.minimum_version = ssl.TLSVersion.{floor.name}"
-            )
-        if ctx.verify_mode != ssl.CERT_NONE and ctx.check_hostname:
-            return TLSPolicy("verified", _DEFAULT_CONFIG, ssl_context=ctx)
-        off = ("verify_mode=CERT_NONE" if ctx.verify_mode == ssl.CERT_NONE
-               else "check_hostname=False")
-        allow_opt_out(f"urllib context= with {off}", target, f"an SSLContext with {off}")
-        return TLSPolicy("unverified", _DEFAULT_CONFIG, ssl_context=ctx)
+        return _TRUST.decide(target, context=ctx)
 
 
 # -- redirects and auth ----------------------------------------------------------------------
 class HTTPRedirectHandler(_std.HTTPRedirectHandler):
     """urllib's redirect handling (methods, loop limits), plus securl's redirect rule.
 
-    Rules (``securl.http.session.redirect_rule``): only to http or https, never from https to
-    http; a refused redirect raises :class:`~securl.urllib.error.InsecureRedirectHTTPError`
-    (an ``HTTPError`` with the redirect's code, and a ``securl.InsecureRedirectError``).
-    Authorization, Proxy-Authorization and Cookie headers set on the request are dropped when
-    the redirect leaves the origin (urllib would send them to any host).
+    Rules (``securl.http.redirects``, as for ``securl.Session``): only to http or https, never
+    from https to http; a refused redirect raises
+    :class:`~securl.urllib.error.InsecureRedirectHTTPError` (an ``HTTPError`` with the
+    redirect's code, and a ``securl.InsecureRedirectError``). Authorization,
+    Proxy-Authorization and Cookie headers set on the request are dropped when the redirect
+    leaves the origin (urllib would send them to any host).
     """
 
     def redirect_request(self, req: Request, fp: IO[bytes], code: int, msg: str,
                          headers: Message, newurl: str) -> Request | None:
         current = parse_target(req.full_url)
         try:
-            nxt, _ = redirect_rule(code, req.get_method(), current, newurl)
+            redirect = next_request(code, req.get_method(), current, newurl, req.headers)
         except InsecureRedirectError as exc:
             raise InsecureRedirectHTTPError(newurl, code, str(exc), headers, fp) from None
         new = super().redirect_request(req, fp, code, msg, headers, newurl)  # type: ignore[arg-type]
         if new is None:
             return None
-        dropped: list[str] = []
-        if nxt.origin != current.origin:
-            for name in list(new.headers):
-                if name.title() in _SENSITIVE_ON_CROSS_ORIGIN:
-                    dropped.append(name.title())
-                    del new.headers[name]
-        emit("redirect", host=current.host, port=current.port, status=code,
-             from_url=redact_url(current.url), to_url=redact_url(nxt.url),
-             method=new.get_method(), headers_dropped=dropped)
+        for name in redirect.drop_headers:
+            new.headers.pop(name, None)
+        redirect._replace(method=new.get_method()).audit(current, code)
         return new
 
 

@@ -1,0 +1,192 @@
+"""When credentials are sent: the auth side of one request, across its retries and redirects.
+
+The rules (the answers themselves are ``securl.http.auth``'s):
+
+* **Where**: credentials go only to the origin the caller named, and only until the first
+  redirect leaves it.
+* **When**: Basic is sent before a challenge only with ``preemptive=True``; Digest reuses a
+  nonce the server issued (nonce counting). A 401 is answered once; a second 401 is an
+  :class:`~securl.AuthError`, except a Digest ``stale=true`` challenge (the password was
+  right, the nonce old), answered once more.
+* **Transport** (:meth:`AuthFlow.check_transport`): Basic over plain http is refused with
+  :class:`~securl.PolicyError` unless the call passes ``allow_insecure_auth=True`` or admin
+  policy sets ``allow_basic_auth_over_http = true``; either way it is audited. Digest is not
+  refused: it never sends the password.
+* **Audit**: the ``securl.auth_challenge`` event carries the scheme, realm and the schemes
+  offered, never the user name or credentials.
+"""
+
+from __future__ import annotations
+
+import email.message
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Literal
+
+from .._audit import emit, redact_url
+from .._caller import caller_location
+from .._policy import get_policy
+from ..exceptions import AuthError, PolicyError
+from .auth import Answer, Auth, digest_algorithm
+from .challenges import Challenge, is_client_cert_challenge, parse_challenges
+from .response import Response
+
+if TYPE_CHECKING:
+    from .target import Target
+
+__all__ = ["AuthFlow"]
+
+def _message_headers(headers: Mapping[str, str]) -> email.message.Message:
+    msg = email.message.Message()
+    items = headers.items()
+    for name, value in items:
+        msg[name] = value
+    return msg
+
+
+class AuthFlow:
+    """The credentials side of one request, across its retries and redirects.
+
+    The session asks :meth:`authorization` before each send and hands every 401 to
+    :meth:`on_401`, which says whether to resend (see the module docstring for the rules).
+    """
+
+    def __init__(self, auth: Auth, target: Target, *, allow_insecure: bool = False) -> None:
+        self.auth = auth
+        self.origin = target.origin
+        self.allow_insecure = allow_insecure
+        self._left_origin = False
+        self._pending: Answer | None = None
+        self._sent: Literal["none", "preemptive", "answer"] = "none"
+        self._sent_scheme: str | None = None
+        self._stale_retried = False
+
+    def _applies(self, target: Target) -> bool:
+        if target.origin != self.origin:
+            self._left_origin = True
+        return not self._left_origin
+
+    def authorization(self, method: str, target: Target) -> str | None:
+        """The ``Authorization`` value for the next send to ``target``, or None."""
+        if not self._applies(target):
+            return None
+        answer, self._pending = self._pending, None
+        if answer is not None:
+            self._sent, self._sent_scheme = "answer", answer.scheme
+            return answer.value
+        answer = self.auth.preemptive(method, target)
+        if answer is None:
+            self._sent, self._sent_scheme = "none", None
+            return None
+        self.check_transport(answer.scheme, target)
+        self._sent, self._sent_scheme = "preemptive", answer.scheme
+        return answer.value
+
+    def on_redirect(self) -> None:
+        """A new hop: a challenge there may be answered afresh."""
+        self._pending, self._sent, self._sent_scheme = None, "none", None
+        self._stale_retried = False
+
+    def on_response(self, response: Response, target: Target) -> None:
+        """Every response of the named origin may carry Digest's ``Authentication-Info``."""
+        if self._applies(target):
+            self.auth.on_response(target, response.headers)
+
+    def check_transport(self, scheme: str, target: Target) -> None:
+        """Refuse Basic over plain http unless the call or admin policy allows it (audited)."""
+        if scheme != "basic" or target.scheme == "https":
+            return
+        policy = get_policy()
+        allowed_by = ("call" if self.allow_insecure
+                      else "policy" if policy.allow_basic_auth_over_http else None)
+        emit("insecure_auth", host=target.host, port=target.port, scheme="Basic",
+             url=redact_url(target.url), caller=caller_location(),
+             action="allowed" if allowed_by else "refused", allowed_by=allowed_by)
+        if allowed_by is None:
+            raise PolicyError(
+                f"refusing to send a password with Basic authentication over plain http to "
+                f"{target.host}:{target.port}: anyone on the network path could read it. Use "
+                "https, or Digest; if this network is trusted, pass allow_insecure_auth=True "
+                "to this call (it is audited), or an admin may set "
+                f"allow_basic_auth_over_http = true in the securl policy ({policy.path})"
+            )
+
+    def on_401(self, response: Response, method: str, target: Target) -> bool:
+        """True: resend with the answer now pending. False: not this flow's to answer.
+
+        Raises :class:`~securl.AuthError` when the credentials were refused or cannot answer
+        any challenge offered (unless a client certificate is what the server asks for:
+        then False, so the caller can raise ClientCertificateRequired), and PolicyError when
+        the only answer would be Basic over plain http.
+        """
+        if not self._applies(target):
+            return False
+        challenges = parse_challenges(response.headers.getlist("WWW-Authenticate"))
+        offered = tuple(dict.fromkeys(c.scheme for c in challenges))
+        best = self.auth.choose(challenges)
+        stale = best is not None and best.params.get("stale", "").lower() == "true"
+        if best is None:
+            wants_cert = any(is_client_cert_challenge(c) for c in challenges)
+            self._event(target, None, offered, "client-certificate" if wants_cert
+                        else "unsupported")
+            if wants_cert:
+                return False
+            raise self._error(response, target, offered, (
+                f"{target.host}:{target.port} asks for authentication (401) with "
+                f"{', '.join(offered) or 'no WWW-Authenticate challenge'}; the credentials "
+                f"given with auth= answer only {self.auth.describe()}"
+            ))
+        fresh_digest = best.name == "digest"
+        if self._sent == "none":
+            action = "answered"
+        elif self._sent == "preemptive" and (fresh_digest or best.name != self._sent_scheme):
+            # A reused Digest nonce, or another scheme, was refused: answer this challenge once.
+            action = "answered"
+        elif self._sent == "answer" and fresh_digest and stale and not self._stale_retried:
+            self._stale_retried = True
+            action = "stale-retry"
+        else:
+            self._event(target, best, offered, "refused")
+            self.auth.forget(target)
+            realm = best.params.get("realm")
+            raise self._error(response, target, offered, (
+                f"{target.host}:{target.port} refused the credentials given with auth= "
+                f"({best.scheme} authentication"
+                + (f", realm {realm!r}" if realm is not None else "")
+                + "): it answered 401 again. Check the user name and password"
+            ))
+        try:
+            self.check_transport(best.name, target)
+        except PolicyError:
+            self._event(target, best, offered, "refused-insecure")
+            raise
+        self._pending = self.auth.answer(best, method, target)
+        self._event(target, best, offered, action)
+        return True
+
+    def _event(self, target: Target, chosen: Challenge | None, offered: tuple[str, ...],
+               action: str) -> None:
+        algorithm = None
+        if chosen is not None and chosen.name == "digest":
+            found = digest_algorithm(chosen)
+            algorithm = found[0] if found else None
+        emit("auth_challenge", host=target.host, port=target.port,
+             url=redact_url(target.url), offered=list(offered),
+             scheme=chosen.scheme if chosen is not None else None, algorithm=algorithm,
+             realm=chosen.params.get("realm") if chosen is not None else None, action=action)
+
+    def _error(self, response: Response, target: Target, offered: tuple[str, ...],
+               message: str) -> AuthError:
+        suffix = f"; the server offered: {', '.join(offered)}" if offered else ""
+        return AuthError(redact_url(target.url), message + suffix,
+                         _message_headers(response.headers), offered)
+
+    def cannot_replay(self, response: Response, target: Target) -> AuthError:
+        """The error for a challenge that would need a streamed body sent again."""
+        offered = tuple(dict.fromkeys(
+            c.scheme for c in parse_challenges(response.headers.getlist("WWW-Authenticate"))))
+        return self._error(response, target, offered, (
+            f"{target.host}:{target.port} asked for credentials (401) after the request body "
+            "was sent as a stream, which cannot be sent again; pass data= as bytes, or (over "
+            "https) use securl.BasicAuth(user, password, preemptive=True) so the first "
+            "request carries the credentials"
+        ))

@@ -1,0 +1,96 @@
+"""Timeouts: every network wait of a call has one, and every call has a total deadline.
+
+Rule: securl never waits forever. :class:`Timeouts` holds ``connect``, ``read`` and
+``total``; :func:`make_timeout` accepts the shapes callers pass (a number, a tuple, a
+urllib3 ``Timeout``) and refuses ``None`` and non-positive values. The total deadline is
+enforced by ``securl.http.deadline``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from urllib3.util import Timeout as Urllib3Timeout
+
+from ..exceptions import ConfigurationError
+from .deadline import Deadline
+
+__all__ = ["DEFAULT_TIMEOUT", "DEFAULT_TOTAL", "TimeoutInput", "Timeouts", "make_timeout"]
+
+#: Default total deadline of a call, in seconds (as aiohttp's default ``total``).
+DEFAULT_TOTAL = 300.0
+
+def _positive(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ConfigurationError(
+            f"timeout {name}={value!r}: every timeout must be a positive number of seconds; "
+            "securl never waits forever"
+        )
+    return float(value)
+
+
+@dataclasses.dataclass(frozen=True)
+class Timeouts:
+    """Every wait of a call, in seconds.
+
+    Attributes:
+        connect: the TCP connection and the TLS handshake (default 10).
+        read: the longest wait for the next bytes of the response (default 30).
+        total: the whole call -- connect, TLS, request, headers, body and every redirect --
+            however steadily the server keeps sending (default 300). A server that drips one
+            byte per second defeats ``read`` but not ``total``: it fails with
+            :class:`~securl.DeadlineExceeded`. With ``stream=True`` reading the body counts too.
+
+    Every value must be a positive number: there is no "wait forever".
+    """
+
+    connect: float = 10.0
+    read: float = 30.0
+    total: float = DEFAULT_TOTAL
+
+    def __post_init__(self) -> None:
+        for name in ("connect", "read", "total"):
+            object.__setattr__(self, name, _positive(name, getattr(self, name)))
+        # urllib3 clones the Timeout it is given and never changes it, so the uncapped one
+        # is made once (not a field: equality, hash and repr are unchanged).
+        object.__setattr__(self, "_uncapped", Urllib3Timeout(connect=self.connect, read=self.read))
+
+    def for_attempt(self, deadline: Deadline) -> Urllib3Timeout:
+        """Socket timeouts for one attempt: ``connect``/``read``, capped at the time left."""
+        left = deadline.remaining()
+        if left >= self.connect and left >= self.read:
+            return self._uncapped  # type: ignore[attr-defined, no-any-return]
+        left = max(left, 0.001)
+        return Urllib3Timeout(connect=min(self.connect, left), read=min(self.read, left))
+
+
+TimeoutInput = (
+    float | tuple[float, float] | tuple[float, float, float] | Timeouts | Urllib3Timeout | None
+)
+
+#: Connect (TCP + TLS handshake), read (between bytes) and total (whole call), in seconds.
+DEFAULT_TIMEOUT = Timeouts()
+
+
+def make_timeout(timeout: TimeoutInput) -> Timeouts:
+    """``timeout`` as :class:`Timeouts`.
+
+    Accepts a number (connect and read), ``(connect, read)``, ``(connect, read, total)``,
+    a :class:`Timeouts` or a urllib3 ``Timeout`` (its ``total``, if set, becomes ours).
+    Where no total is given it is :data:`DEFAULT_TOTAL`. Rule: never an infinite wait, so
+    ``None`` components and non-positive values are refused.
+    """
+    if isinstance(timeout, Timeouts):
+        return timeout
+    if isinstance(timeout, Urllib3Timeout):
+        total = timeout.total
+        return Timeouts(timeout.connect_timeout, timeout.read_timeout,  # type: ignore[arg-type]
+                        total if isinstance(total, (int, float)) else DEFAULT_TOTAL)
+    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
+        return Timeouts(timeout, timeout)
+    if isinstance(timeout, tuple) and len(timeout) in (2, 3):
+        return Timeouts(*timeout)
+    raise ConfigurationError(
+        f"timeout={timeout!r}: give seconds as a number, a (connect, read) tuple or "
+        "securl.Timeouts(connect=, read=, total=); securl never waits forever"
+    )
