@@ -187,20 +187,18 @@ class Session:
             raise ConfigurationError(
                 "trust_on_first_use=True needs pins_file= to record first-seen keys in"
             )
-        self.trust_on_first_use = trust_on_first_use
-        self.pins_file: PinsFile | None = None
+        opened: PinsFile | None = None
         if pins_file is not None:
-            self.pins_file = open_pins_file(pins_file)
+            opened = open_pins_file(pins_file)
             # Fail now on a missing (unless it is to be created) or malformed file.
-            self.pins_file.load(required=not trust_on_first_use)
-        self.verifiers = check_verifiers(verifiers, "securl.Session()")
-        self.config = TLSConfig(
+            opened.load(required=not trust_on_first_use)
+        config = TLSConfig(
             ca_certs=ca_certs, minimum_version=minimum_version,  # type: ignore[arg-type]
             pins=tuple(pins or ()), **cert_fields(cert),
         )
-        self._trust = TrustSettings(self.config, pins_file=self.pins_file,
+        self._trust = TrustSettings(config, pins_file=opened,
                                     trust_on_first_use=trust_on_first_use,
-                                    verifiers=self.verifiers)
+                                    verifiers=check_verifiers(verifiers, "securl.Session()"))
         self._trust.verified.context()  # fail now, not at the first request, on bad trust input
         self.auth = coerce_auth(auth)
         self.timeout = make_timeout(timeout)
@@ -216,6 +214,28 @@ class Session:
         self._pools = PoolRegistry()
         self._closed = False
         self._lock = threading.Lock()
+
+    # What every request trusts is fixed when the Session is made (read-only: assigning one
+    # would silently change nothing, so it raises AttributeError instead).
+    @property
+    def config(self) -> TLSConfig:
+        """Trust anchors, client certificate, minimum TLS version and ``pins=``."""
+        return self._trust.config
+
+    @property
+    def pins_file(self) -> PinsFile | None:
+        """The Session's pins file (the admin policy's is consulted as well)."""
+        return self._trust.pins_file
+
+    @property
+    def trust_on_first_use(self) -> bool:
+        """Whether a host's first key is recorded in :attr:`pins_file`."""
+        return self._trust.trust_on_first_use
+
+    @property
+    def verifiers(self) -> tuple[Verifier, ...]:
+        """Run on every new connection before a request is sent."""
+        return self._trust.verifiers
 
     def _proxy_for(self, target: Target) -> str | None:
         if not self._proxies:
