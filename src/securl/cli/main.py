@@ -1,7 +1,7 @@
 """The ``securl`` command (also ``python -m securl``): argument parsing and dispatch only.
 
-Each subcommand's work lives in its own module: ``demo`` in ``_demo``, ``check`` in
-``_check``, ``doctor`` in ``_doctor``, ``get`` in ``_fetch``; ``admin`` and ``pin`` are
+Each subcommand's work lives in its own module of ``securl.cli`` (``demo``, ``check``,
+``doctor``, ``get``), imported only when that subcommand runs; ``admin`` and ``pin`` are
 handed, with their raw arguments, to ``securl.cli.admin.admin_main`` and
 ``securl.cli.pin.pin_main``. Exit codes follow one rule across subcommands: 0 success,
 1 the server (or this interpreter) is not verified/secure, 2 usage, configuration or network

@@ -1,7 +1,7 @@
 """TLSConfig: the complete, hashable description of how one connection's TLS is set up.
 
 A TLSConfig is the key of the context cache (``securl.tls.context``) and, through the context it
-produces, part of the connection-pool key (``securl.http.session``): two requests share a
+produces, part of the connection-pool key (``securl.http.pool``): two requests share a
 connection only when their TLSConfig is equal. So every field that changes a trust decision
 must live here, and nothing here may be mutable.
 """
