@@ -13,14 +13,10 @@ import os
 import pathlib
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import pytest
-
-from _certs import self_signed
-from _servers import LocalServer, server_context
+from _servers import LocalServer
 from securl.cli.admin import hook_block
 
 #: The block `securl admin install-sitecustomize` writes (install() on the first import ssl).
@@ -117,9 +113,3 @@ def run_python(tmp_path: pathlib.Path, code: str, *, sitecustomize: str | None =
 def urls(good: LocalServer, bad: LocalServer) -> dict[str, str]:
     return {"GOOD_URL": good.url("/", host="127.0.0.1"),
             "BAD_URL": bad.url("/", host="127.0.0.1")}
-
-
-@pytest.fixture
-def self_signed_server() -> Iterator[LocalServer]:
-    with LocalServer(server_context(self_signed())) as server:
-        yield server

@@ -20,6 +20,8 @@ import threading
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from _servers import POLL_INTERVAL
+
 _LOCAL = ("127.0.0.1", "::1", "localhost")
 _HOP_BY_HOP = {"connection", "proxy-connection", "proxy-authorization", "keep-alive",
                "transfer-encoding", "te", "trailer", "upgrade", "content-length"}
@@ -79,7 +81,7 @@ class ForwardProxy:
         self._sock.close()
 
     def _accept_loop(self) -> None:
-        self._sock.settimeout(0.1)
+        self._sock.settimeout(POLL_INTERVAL)  # how soon __exit__'s stop flag is seen
         while not self._stop.is_set():
             try:
                 conn, _ = self._sock.accept()
@@ -173,7 +175,7 @@ class ForwardProxy:
         sel.register(upstream, selectors.EVENT_READ, conn)
         try:
             while not self._stop.is_set():
-                for key, _ in sel.select(0.2):
+                for key, _ in sel.select(POLL_INTERVAL):
                     src: socket.socket = key.fileobj  # type: ignore[assignment]
                     data = src.recv(65536)
                     if not data:

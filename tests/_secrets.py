@@ -17,6 +17,9 @@ PRIVATE_KEY_MARKER = "PRIVATE KEY-----"
 #: What a Basic Authorization header carries for TEST_USER/TEST_PASSWORD.
 TEST_BASIC_B64 = base64.b64encode(f"{TEST_USER}:{TEST_PASSWORD}".encode()).decode()
 
+#: Request headers carrying TEST_BEARER and TEST_COOKIE (the ``secret_session`` fixture).
+SECRET_HEADERS = {"Authorization": f"Bearer {TEST_BEARER}", "Cookie": f"session={TEST_COOKIE}"}
+
 #: name -> value of everything the guard looks for.
 SECRETS: dict[str, str] = {
     "TEST_PASSWORD": TEST_PASSWORD,

@@ -4,7 +4,7 @@ import datetime
 import os
 import ssl
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -15,11 +15,13 @@ sys.path.insert(0, os.path.dirname(__file__))
 import _open_url
 import securl
 import securl.tls.context
+from _certs import self_signed
 from _secret_guard import (  # noqa: F401 - the suite-wide secret-leak guard (see module)
     _secret_guard_session,
     pytest_runtest_makereport,
     secret_guard,
 )
+from _secrets import SECRET_HEADERS
 from _servers import LocalServer, server_context
 
 # Variables of the test machine that would change trust or routing decisions.
@@ -90,16 +92,75 @@ def http_server() -> Iterator[LocalServer]:
         yield server
 
 
+@pytest.fixture
+def self_signed_server() -> Iterator[LocalServer]:
+    """An https LocalServer whose certificate (localhost, 127.0.0.1) is self-signed."""
+    with LocalServer(server_context(self_signed())) as server:
+        yield server
+
+
+# --- sessions: one builder, named variants ------------------------------------------------
+
+@pytest.fixture
+def make_session(ca_file: str) -> Iterator[Callable[..., securl.Session]]:
+    """``make_session(**options)``: a Session trusting the test CA; closed after the test."""
+    made: list[securl.Session] = []
+
+    def make(**options: Any) -> securl.Session:
+        made.append(securl.Session(ca_certs=ca_file, **options))
+        return made[-1]
+
+    yield make
+    for each in made:
+        each.close()
+
+
+@pytest.fixture
+def session(make_session: Callable[..., securl.Session]) -> securl.Session:
+    """A Session trusting the test CA, every other option at its default."""
+    return make_session()
+
+
+@pytest.fixture
+def session_5s(make_session: Callable[..., securl.Session]) -> securl.Session:
+    """``session`` with a 5 s connect and read timeout, so a hang fails the test quickly."""
+    return make_session(timeout=5)
+
+
+@pytest.fixture
+def secret_session(make_session: Callable[..., securl.Session]) -> securl.Session:
+    """``session`` sending the known test secrets (``_secrets.SECRET_HEADERS``) on every
+    request, so the suite-wide secret guard proves no failure leaks them."""
+    return make_session(headers=SECRET_HEADERS)
+
+
 @pytest.fixture(params=["session", "urlopen"])
 def open_url(request: pytest.FixtureRequest, ca_file: str,
              monkeypatch: pytest.MonkeyPatch) -> Iterator[_open_url.OpenURL]:
-    """``open_url(url, timeout=) -> bytes`` through a Session or the urlopen drop-in."""
+    """``open_url(url, *, timeout=, headers=, opt_out=) -> bytes`` through a Session or the
+    urlopen drop-in (see tests/_open_url.py)."""
     if request.param == "urlopen":
         monkeypatch.setenv("SSL_CERT_FILE", ca_file)
-        yield _open_url.urlopen_opener
+        try:
+            yield _open_url.urlopen_opener
+        finally:
+            _open_url.close_pools()  # the drop-in's pools outlive the test otherwise
         return
-    with securl.Session(ca_certs=ca_file) as session:
-        yield _open_url.session_opener(session)
+    # The Session is made on the first call, after the test has set its admin policy (a
+    # Session takes the policy's TLS floor when it is made; a real process loads the policy
+    # before any Session exists).
+    made: list[securl.Session] = []
+
+    def first_use_session() -> securl.Session:
+        if not made:
+            made.append(securl.Session(ca_certs=ca_file))
+        return made[0]
+
+    try:
+        yield _open_url.session_opener(first_use_session)
+    finally:
+        for each in made:
+            each.close()
 
 
 def expired_leaf(ca: trustme.CA) -> trustme.LeafCert:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import logging
 import urllib.error
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,14 +19,6 @@ SECRET = "s3cr3t-Pa55"
 WRONG = "wr0ng-Pa55"
 TOKENS = (SECRET, WRONG, base64.b64encode(f"{USER}:{SECRET}".encode()).decode(),
           base64.b64encode(f"{USER}:{WRONG}".encode()).decode())
-
-
-@pytest.fixture
-def session(ca_file: str) -> Iterator[securl.Session]:
-    with securl.Session(ca_certs=ca_file) as s:
-        yield s
-
-
 
 
 def named(events: list[securl.AuditEvent], name: str) -> list[dict[str, object]]:

@@ -24,11 +24,6 @@ PROPERTY = settings(max_examples=200, deadline=None, derandomize=True,
 CONTROL = [chr(c) for c in (*range(0x20), 0x7F)]
 
 
-@pytest.fixture
-def session(ca_file: str) -> securl.Session:
-    return securl.Session(ca_certs=ca_file)
-
-
 # --- URLs ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("char", ["\r", "\n", "\0", " ", "\t", "\x7f", "\x1b"])

@@ -15,17 +15,16 @@ import ssl
 import threading
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 import trustme
 
 import securl
 from _open_url import OpenURL, urlopen_opener
-from _secrets import TEST_BEARER, TEST_COOKIE, TEST_PASSWORD, TEST_USER
+from _secrets import TEST_PASSWORD, TEST_USER
 from _servers import Handler, LocalServer, RawServer, Reply, server_context
 
-SECRET_HEADERS = {"Authorization": f"Bearer {TEST_BEARER}", "Cookie": f"session={TEST_COOKIE}"}
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
 
 Behaviour = Callable[[socket.socket, int], None]
@@ -109,12 +108,6 @@ def tls_ctx(leaf: trustme.LeafCert) -> ssl.SSLContext:
     return server_context(leaf)
 
 
-@pytest.fixture
-def session(ca_file: str) -> Iterator[securl.Session]:
-    with securl.Session(ca_certs=ca_file, headers=SECRET_HEADERS) as s:
-        yield s
-
-
 # --- 1. servers that stall --------------------------------------------------------------
 
 def test_server_that_never_handshakes_fails_with_connect_timeout(open_url: OpenURL) -> None:
@@ -154,7 +147,7 @@ def _drip(sock: socket.socket, data: bytes, stopping: Callable[[float], bool],
 
 @pytest.mark.parametrize("phase", ["headers", "body"])
 def test_one_byte_per_second_server_hits_the_total_deadline(
-        session: securl.Session, tls_ctx: ssl.SSLContext, phase: str) -> None:
+        secret_session: securl.Session, tls_ctx: ssl.SSLContext, phase: str) -> None:
     """Each byte arrives well within the read timeout; only the total deadline can stop it."""
     body = b"x" * 1000
     head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body)
@@ -173,11 +166,11 @@ def test_one_byte_per_second_server_hits_the_total_deadline(
         timeouts = securl.Timeouts(connect=5, read=5, total=2.5)
         start = time.monotonic()
         with pytest.raises(securl.DeadlineExceeded, match=r"total deadline of 2\.5 s"):
-            session.get(srv.url(), timeout=timeouts)
+            secret_session.get(srv.url(), timeout=timeouts)
         elapsed = time.monotonic() - start
         assert 2.4 < elapsed < 4.5
         # The connection the deadline cut is closed, never reused.
-        assert session.get(srv.url()).content == b"ok"
+        assert secret_session.get(srv.url()).content == b"ok"
         assert srv.accepts == 2
 
 
@@ -214,14 +207,15 @@ def test_urlopen_total_deadline_covers_the_head_and_leaves_the_body_to_read_time
 
 
 def test_total_deadline_covers_streamed_body_reads(
-        session: securl.Session, tls_ctx: ssl.SSLContext) -> None:
+        secret_session: securl.Session, tls_ctx: ssl.SSLContext) -> None:
     def trickle(sock: socket.socket, n: int) -> None:
         read_head(sock)
         sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n")
         _drip(sock, b"y" * 100, srv.stopping, 0.5)
 
     with Hostile(trickle, tls_ctx) as srv:
-        with session.get(srv.url(), stream=True, timeout=securl.Timeouts(total=2)) as resp:
+        with secret_session.get(srv.url(), stream=True,
+                                timeout=securl.Timeouts(total=2)) as resp:
             assert resp.status == 200
             start = time.monotonic()
             with pytest.raises(securl.DeadlineExceeded):
@@ -242,7 +236,8 @@ def test_default_timeouts_bound_every_wait_and_the_whole_call() -> None:
         securl.Timeouts(total=0)
 
 
-def test_chunked_body_that_never_ends_hits_the_total_deadline(session: securl.Session) -> None:
+def test_chunked_body_that_never_ends_hits_the_total_deadline(
+        secret_session: securl.Session) -> None:
     def endless(sock: socket.socket, n: int) -> None:
         read_head(sock)
         sock.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
@@ -254,7 +249,8 @@ def test_chunked_body_that_never_ends_hits_the_total_deadline(session: securl.Se
     with Hostile(endless) as srv:
         start = time.monotonic()
         with pytest.raises(securl.DeadlineExceeded):
-            session.get(srv.url(), timeout=securl.Timeouts(connect=2, read=2, total=1.5))
+            secret_session.get(srv.url(),
+                               timeout=securl.Timeouts(connect=2, read=2, total=1.5))
         assert time.monotonic() - start < 3.5
 
 
@@ -424,27 +420,28 @@ def test_redirect_loop_stops_at_max_redirects(https_server: LocalServer, ca_file
     assert len(https_server.seen) == 6
 
 
-def test_redirect_to_file_url_is_refused(https_server: LocalServer, session: securl.Session,
+def test_redirect_to_file_url_is_refused(https_server: LocalServer, secret_session: securl.Session,
                                          tmp_path: object) -> None:
     https_server.routes["/r"] = redirect_to("file:///etc/passwd")
     with pytest.raises(securl.InsecureRedirectError, match="file:, ftp:, data:"):
-        session.get(https_server.url("/r"))
+        secret_session.get(https_server.url("/r"))
 
 
 def test_redirect_from_https_to_http_is_refused(
-        https_server: LocalServer, http_server: LocalServer, session: securl.Session) -> None:
+        https_server: LocalServer, http_server: LocalServer,
+        secret_session: securl.Session) -> None:
     https_server.routes["/r"] = redirect_to(http_server.url("/landing"))
     with pytest.raises(securl.InsecureRedirectError, match="from https to http"):
-        session.get(https_server.url("/r"))
+        secret_session.get(https_server.url("/r"))
     assert http_server.accepts == 0
 
 
 def test_redirect_to_userinfo_url_is_refused_without_showing_the_password(
-        https_server: LocalServer, session: securl.Session) -> None:
+        https_server: LocalServer, secret_session: securl.Session) -> None:
     evil = f"https://{TEST_USER}:{TEST_PASSWORD}@127.0.0.1:{https_server.port}/in"
     https_server.routes["/r"] = redirect_to(evil)
     with pytest.raises(securl.InsecureRedirectError, match="credentials in the URL") as info:
-        session.get(https_server.url("/r"))
+        secret_session.get(https_server.url("/r"))
     assert TEST_PASSWORD not in str(info.value)
     assert [s.path for s in https_server.seen] == ["/r"]
 

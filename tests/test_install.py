@@ -16,10 +16,8 @@ import sys
 
 import pytest
 
-from _child import EAGER_HOOK, HOOK, child_env, run_python, self_signed_server, urls
+from _child import EAGER_HOOK, HOOK, child_env, run_python, urls
 from _servers import LocalServer, RawServer, server_context
-
-__all__ = ["self_signed_server"]  # fixture re-export for pytest
 
 
 @pytest.fixture

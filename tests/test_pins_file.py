@@ -15,6 +15,7 @@ import trustme
 
 import securl
 from _certs import self_signed
+from _open_url import OpenURL
 from _pins import V6Server, named, pin_of, recording_server, wait_for
 from _servers import LocalServer, server_context
 from securl.tls.pins import format_host, open_pins_file, parse_host, parse_pins
@@ -443,23 +444,30 @@ def test_write_waits_for_another_holder_of_the_lock_then_fails_closed(
 
 # --- admin policy pins_file -----------------------------------------------------------
 
-def test_policy_pins_file_is_enforced_for_every_session(ca: trustme.CA, ca_file: str,
+def test_policy_pins_file_is_enforced_for_every_session(open_url: OpenURL, ca: trustme.CA,
                                                          tmp_path: pathlib.Path,
                                                          set_policy: object) -> None:
+    """Rule: the admin policy's ``pins_file`` binds every front-end (Session and the urlopen
+    drop-in). A chain-valid server whose key is not the pin listed for its host:port fails
+    with PinMismatchError (reason_code "pin-mismatch") before any HTTP byte is sent; with the
+    right pin listed the request goes through."""
     served = ca.issue_cert("localhost")
-    with recording_server(served) as (server, rec):
-        admin = write(tmp_path / "admin.pins", f"localhost:{server.port} {PIN_A}\n")
+    admin = tmp_path / "admin.pins"
+    with recording_server(served) as (server, rec):  # twin: the admin's pin matches
+        write(admin, f"localhost:{server.port} {pin_of(served)}\n")
         set_policy(f'pins_file = "{admin}"\n')  # type: ignore[operator]
-        with securl.Session(ca_certs=ca_file) as s:
-            with pytest.raises(securl.PinMismatchError) as info:
-                s.get(url(server))
+        assert open_url(url(server)) == b"ok"
+        assert wait_for(lambda: len(rec.received) == 1)
+        assert rec.all_bytes.startswith(b"GET / HTTP/1.1\r\n")
+    with recording_server(served) as (server, rec):
+        write(admin, f"localhost:{server.port} {PIN_A}\n")
+        with pytest.raises(securl.PinMismatchError) as info:
+            open_url(url(server))
         assert wait_for(lambda: len(rec.received) == 1) and rec.all_bytes == b""
+        assert rec.handshakes == 1  # it got as far as the key, and no further
+    assert info.value.reason_code == "pin-mismatch"
     assert "admin policy pins file" in str(info.value)
     assert "administrator" in str(info.value)
-    with recording_server(served) as (server, _):  # twin: the admin's pin matches
-        write(tmp_path / "admin.pins", f"localhost:{server.port} {pin_of(served)}\n")
-        with securl.Session(ca_certs=ca_file) as s:
-            assert s.get(url(server)).status == 200
 
 
 def test_policy_pins_are_required_in_addition_to_session_pins(

@@ -1,8 +1,13 @@
-"""securl.Session against real local servers: pooling, opt-outs, redirects, timeouts, input."""
+"""securl.Session against real local servers: pooling, opt-outs, redirects, timeouts, input.
+
+The opt-out and redirect *rules* (tests taking ``open_url``) run through the urllib drop-in
+too; tests/test_trust_rules.py lists where every trust rule is tested.
+"""
 
 from __future__ import annotations
 
 import gc
+import json
 import os
 import socket
 import threading
@@ -16,55 +21,42 @@ import pytest
 import trustme
 
 import securl
+import securl.urllib.error
 from _certs import self_signed
+from _open_url import OpenURL
 from _servers import Handler, LocalServer, RawServer, Reply, server_context
-
-
-@pytest.fixture
-def session(ca_file: str) -> Iterator[securl.Session]:
-    with securl.Session(ca_certs=ca_file, timeout=5) as s:
-        yield s
-
-
-
-
-@pytest.fixture
-def self_signed_server() -> Iterator[LocalServer]:
-    with LocalServer(server_context(self_signed())) as server:
-        yield server
-
 
 # --- pooling -------------------------------------------------------------------------------
 
-def test_keep_alive_100_gets_use_one_connection(session: securl.Session,
+def test_keep_alive_100_gets_use_one_connection(session_5s: securl.Session,
                                                 https_server: LocalServer) -> None:
     for _ in range(100):
-        assert session.get(https_server.url("/")).content == b"hello"
+        assert session_5s.get(https_server.url("/")).content == b"hello"
     assert https_server.accepts == 1
     assert len(https_server.seen) == 100
 
 
 def test_unverified_connection_is_never_reused_by_verified_request(
-    session: securl.Session, https_server: LocalServer
+    session_5s: securl.Session, https_server: LocalServer
 ) -> None:
     with pytest.warns(securl.InsecureRequestWarning):
-        session.get(https_server.url("/"), tls=securl.unverified(reason="pool test"))
-    session.get(https_server.url("/"))
+        session_5s.get(https_server.url("/"), tls=securl.unverified(reason="pool test"))
+    session_5s.get(https_server.url("/"))
     # Same host and port, different trust decision: a second TCP connection.
     assert https_server.accepts == 2
 
 
 def test_verified_and_unverified_calls_interleaved_to_self_signed_host(
-    session: securl.Session, self_signed_server: LocalServer, events: list[securl.AuditEvent]
+    session_5s: securl.Session, self_signed_server: LocalServer, events: list[securl.AuditEvent]
 ) -> None:
     url = self_signed_server.url("/")
     for i in range(3):
         with pytest.raises(securl.TLSVerificationError) as info:
-            session.get(url)
+            session_5s.get(url)
         assert info.value.reason_code == "self-signed"
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            r = session.get(url, tls=securl.unverified(reason=f"lab device {i}"))
+            r = session_5s.get(url, tls=securl.unverified(reason=f"lab device {i}"))
         assert r.status == 200
         assert [w.category for w in caught] == [securl.InsecureRequestWarning]
         assert caught[0].filename == __file__  # the warning points at the caller
@@ -121,12 +113,17 @@ def test_unverified_requires_a_reason(reason: object) -> None:
 
 
 def test_unverified_is_refused_when_policy_forbids_it(
-    self_signed_server: LocalServer, set_policy: Any, events: list[securl.AuditEvent]
+    open_url: OpenURL, self_signed_server: LocalServer, set_policy: Any,
+    events: list[securl.AuditEvent]
 ) -> None:
+    """Rule: admin policy ``allow_unverified = false`` refuses every per-call opt-out
+    (``tls=securl.unverified(...)``, or urlopen's ``context=`` that does not verify) with
+    PolicyError, before connecting, and audits the refusal."""
     set_policy("allow_unverified = false\n")
     with pytest.raises(securl.PolicyError, match="forbids unverified"):
-        securl.get(self_signed_server.url("/"), tls=securl.unverified(reason="x"))
+        open_url(self_signed_server.url("/"), opt_out="x")
     assert self_signed_server.accepts == 0  # refused before connecting
+    assert self_signed_server.seen == []
     assert events[-1].fields["action"] == "refused"
 
 
@@ -142,10 +139,10 @@ def redirect_to(location: str, status: int = 302):  # type: ignore[no-untyped-de
     (301, "POST", "GET"), (302, "POST", "GET"), (303, "POST", "GET"), (303, "PUT", "GET"),
     (307, "POST", "POST"), (308, "POST", "POST"), (302, "PUT", "PUT"),
 ])
-def test_redirect_method_rewrite(session: securl.Session, https_server: LocalServer,
+def test_redirect_method_rewrite(session_5s: securl.Session, https_server: LocalServer,
                                  status: int, method: str, expected: str) -> None:
     https_server.routes["/from"] = redirect_to("/echo", status)
-    r = session.request(method, https_server.url("/from"), data=b"payload")
+    r = session_5s.request(method, https_server.url("/from"), data=b"payload")
     assert r.json()["method"] == expected
     assert r.json()["body"] == ("payload" if expected != "GET" else "")
     assert [h.status for h in r.history] == [status]
@@ -153,48 +150,64 @@ def test_redirect_method_rewrite(session: securl.Session, https_server: LocalSer
 
 
 def test_cross_origin_redirect_strips_authorization_cookie_proxy_auth(
-    session: securl.Session, ca: trustme.CA
+    open_url: OpenURL, ca: trustme.CA
 ) -> None:
+    """Rule: a redirect to another origin (here another port) drops Authorization, Cookie and
+    Proxy-Authorization; other headers go on."""
     leaf = ca.issue_cert("localhost", "127.0.0.1")
     with LocalServer(server_context(leaf)) as a, LocalServer(server_context(leaf)) as b:
         a.routes["/go"] = redirect_to(b.url("/echo"))
-        r = session.get(a.url("/go"), headers={
+        body = open_url(a.url("/go"), headers={
             "Authorization": "Bearer secret-token", "Cookie": "s=1",
             "Proxy-Authorization": "Basic eA==", "X-Keep": "yes"})
-    sent = r.json()["headers"]
+        assert [s.path for s in b.seen] == ["/echo"]  # the redirect was followed
+    sent = json.loads(body)["headers"]
     assert "Authorization" not in sent and "Cookie" not in sent
     assert "Proxy-Authorization" not in sent
     assert sent["X-Keep"] == "yes"
 
 
-def test_same_origin_redirect_keeps_authorization(session: securl.Session,
+def test_same_origin_redirect_keeps_authorization(open_url: OpenURL,
                                                   https_server: LocalServer) -> None:
+    """Rule: a redirect within the origin keeps Authorization and Cookie (the twin of the
+    cross-origin rule above)."""
     https_server.routes["/go"] = redirect_to("/echo")
-    r = session.get(https_server.url("/go"), headers={"Authorization": "Bearer t"})
-    assert r.json()["headers"]["Authorization"] == "Bearer t"
+    body = open_url(https_server.url("/go"), headers={"Authorization": "Bearer t",
+                                                      "Cookie": "s=1"})
+    sent = json.loads(body)["headers"]
+    assert (sent["Authorization"], sent["Cookie"]) == ("Bearer t", "s=1")
+    assert [s.path for s in https_server.seen] == ["/go", "/echo"]
 
 
-def test_https_to_http_redirect_is_refused(session: securl.Session, https_server: LocalServer,
+def test_https_to_http_redirect_is_refused(open_url: OpenURL, https_server: LocalServer,
                                            http_server: LocalServer) -> None:
+    """Rule: a redirect from https to http is refused (InsecureRedirectError; the drop-in
+    raises its InsecureRedirectHTTPError, also an HTTPError) and the http URL is not fetched."""
     https_server.routes["/down"] = redirect_to(http_server.url("/"))
-    with pytest.raises(securl.InsecureRedirectError, match="https to http"):
-        session.get(https_server.url("/down"))
+    with pytest.raises(securl.InsecureRedirectError, match="https to http") as info:
+        open_url(https_server.url("/down"))
+    if open_url.flavour == "urlopen":  # type: ignore[attr-defined]
+        assert isinstance(info.value, securl.urllib.error.InsecureRedirectHTTPError)
+        assert info.value.code == 302
     assert http_server.accepts == 0
 
 
-def test_http_to_https_redirect_is_followed(session: securl.Session, https_server: LocalServer,
+def test_http_to_https_redirect_is_followed(session_5s: securl.Session, https_server: LocalServer,
                                             http_server: LocalServer) -> None:
     http_server.routes["/up"] = redirect_to(https_server.url("/"))
-    assert session.get(http_server.url("/up")).text == "hello"
+    assert session_5s.get(http_server.url("/up")).text == "hello"
 
 
 @pytest.mark.parametrize("location", ["file:///etc/passwd", "ftp://localhost/x",
                                       "https://user:pw@localhost/"])
-def test_redirect_to_refused_targets(session: securl.Session, https_server: LocalServer,
+def test_redirect_to_refused_targets(open_url: OpenURL, https_server: LocalServer,
                                      location: str) -> None:
+    """Rule: a redirect to a scheme other than http(s), or to a URL with credentials in it,
+    is refused with InsecureRedirectError (the drop-in documents InsecureRedirectHTTPError
+    for these too, see securl/urllib/error.py)."""
     https_server.routes["/bad"] = redirect_to(location)
     with pytest.raises(securl.InsecureRedirectError):
-        session.get(https_server.url("/bad"))
+        open_url(https_server.url("/bad"))
 
 
 def test_too_many_redirects(https_server: LocalServer, ca_file: str) -> None:
@@ -205,10 +218,10 @@ def test_too_many_redirects(https_server: LocalServer, ca_file: str) -> None:
     assert len(https_server.seen) == 4
 
 
-def test_redirects_not_followed_when_disabled(session: securl.Session,
+def test_redirects_not_followed_when_disabled(session_5s: securl.Session,
                                               https_server: LocalServer) -> None:
     https_server.routes["/go"] = redirect_to("/echo")
-    r = session.get(https_server.url("/go"), allow_redirects=False)
+    r = session_5s.get(https_server.url("/go"), allow_redirects=False)
     assert r.status == 302
     assert r.headers["Location"] == "/echo"
 
@@ -330,17 +343,17 @@ def test_bad_urls_are_refused(url: str, https_server: LocalServer) -> None:
     {"X:A": "v"}, {b"X-Bytes": "v"}, {1: "v"}, {"X-A": 5},
 ])
 def test_bad_headers_are_refused_before_sending(headers: dict[object, object],
-                                                session: securl.Session,
+                                                session_5s: securl.Session,
                                                 https_server: LocalServer) -> None:
     with pytest.raises(securl.InvalidRequest):
-        session.get(https_server.url("/"), headers=headers)  # type: ignore[arg-type]
+        session_5s.get(https_server.url("/"), headers=headers)  # type: ignore[arg-type]
     assert https_server.accepts == 0
 
 
-def test_data_and_json_together_are_refused(session: securl.Session,
+def test_data_and_json_together_are_refused(session_5s: securl.Session,
                                             https_server: LocalServer) -> None:
     with pytest.raises(securl.InvalidRequest, match="not both"):
-        session.post(https_server.url("/echo"), data=b"x", json={"a": 1})
+        session_5s.post(https_server.url("/echo"), data=b"x", json={"a": 1})
     assert https_server.accepts == 0
 
 
@@ -351,8 +364,9 @@ def test_invalid_request_is_a_value_error() -> None:
 
 # --- request and response API -------------------------------------------------------------
 
-def test_params_headers_json_and_form(session: securl.Session, https_server: LocalServer) -> None:
-    r = session.post(https_server.url("/echo"), json={"k": [1, 2]}, params={"q": "a b"},
+def test_params_headers_json_and_form(session_5s: securl.Session,
+                                      https_server: LocalServer) -> None:
+    r = session_5s.post(https_server.url("/echo"), json={"k": [1, 2]}, params={"q": "a b"},
                      headers={"X-Test": "1", "User-Agent": None})
     echoed = r.json()
     assert echoed["path"] == "/echo?q=a+b"
@@ -360,32 +374,33 @@ def test_params_headers_json_and_form(session: securl.Session, https_server: Loc
     assert echoed["headers"]["Content-Type"] == "application/json"
     assert echoed["headers"]["X-Test"] == "1"
     assert "User-Agent" not in echoed["headers"]
-    form = session.post(https_server.url("/echo"), data={"a": "1", "b": "x y"}).json()
+    form = session_5s.post(https_server.url("/echo"), data={"a": "1", "b": "x y"}).json()
     assert form["body"] == "a=1&b=x+y"
     assert form["headers"]["Content-Type"] == "application/x-www-form-urlencoded"
 
 
-def test_streaming_body_is_sent_chunked(session: securl.Session, https_server: LocalServer) -> None:
+def test_streaming_body_is_sent_chunked(session_5s: securl.Session,
+                                        https_server: LocalServer) -> None:
     def chunks() -> Iterator[bytes]:
         yield b"ab"
         yield b"cd"
 
     seen_before = len(https_server.seen)
-    session.put(https_server.url("/echo"), data=chunks())
+    session_5s.put(https_server.url("/echo"), data=chunks())
     assert https_server.seen[seen_before].headers.get("Transfer-Encoding") == "chunked"
 
 
-def test_response_text_charset_and_fallback(session: securl.Session,
+def test_response_text_charset_and_fallback(session_5s: securl.Session,
                                             https_server: LocalServer) -> None:
     https_server.routes["/latin"] = lambda h: (200, {"Content-Type": "text/plain; charset=latin-1"},
                                                 "café".encode("latin-1"))
     https_server.routes["/none"] = lambda h: (200, {"Content-Type": "text/plain"},
                                                "café".encode())
-    assert session.get(https_server.url("/latin")).text == "café"
-    assert session.get(https_server.url("/none")).text == "café"
+    assert session_5s.get(https_server.url("/latin")).text == "café"
+    assert session_5s.get(https_server.url("/none")).text == "café"
 
 
-def test_multi_valued_case_insensitive_headers(session: securl.Session,
+def test_multi_valued_case_insensitive_headers(session_5s: securl.Session,
                                                https_server: LocalServer) -> None:
     class Multi(Handler):
         pass
@@ -399,7 +414,7 @@ def test_multi_valued_case_insensitive_headers(session: securl.Session,
         raise _AlreadySent
 
     https_server.routes["/multi"] = _sent_guard(route)
-    r = session.get(https_server.url("/multi"))
+    r = session_5s.get(https_server.url("/multi"))
     assert r.headers.getlist("set-cookie") == ["a=1", "b=2"]
     assert r.headers["CONTENT-LENGTH"] == "0"
     assert Multi is not None
@@ -419,22 +434,22 @@ def _sent_guard(route):  # type: ignore[no-untyped-def]
     return wrapped
 
 
-def test_stream_iter_bytes_and_release(session: securl.Session,
+def test_stream_iter_bytes_and_release(session_5s: securl.Session,
                                        https_server: LocalServer) -> None:
     body = os.urandom(300_000)
     https_server.routes["/big"] = lambda h: (200, {"Content-Type": "application/octet-stream"},
                                               body)
-    with session.get(https_server.url("/big"), stream=True) as r:
+    with session_5s.get(https_server.url("/big"), stream=True) as r:
         got = b"".join(r.iter_bytes(65536))
     assert got == body
-    session.get(https_server.url("/"))
+    session_5s.get(https_server.url("/"))
     assert https_server.accepts == 1  # the streamed connection went back to the pool
 
 
-def test_raise_for_status_raises_urllib_http_error(session: securl.Session,
+def test_raise_for_status_raises_urllib_http_error(session_5s: securl.Session,
                                                    https_server: LocalServer) -> None:
     https_server.routes["/missing"] = lambda h: (404, {}, b"no such thing")
-    r = session.get(https_server.url("/missing"))
+    r = session_5s.get(https_server.url("/missing"))
     assert r.status == 404
     assert not r.ok
     with pytest.raises(urllib.error.HTTPError) as info:

@@ -20,7 +20,7 @@ import urllib.request as _std
 from collections.abc import Callable
 from email.message import Message
 from typing import IO, Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 from urllib.request import AbstractHTTPHandler, Request
 
 from urllib3 import HTTPResponse
@@ -31,7 +31,7 @@ from ..admin.guard import check_process_wide
 from ..exceptions import AuthError, InsecureRedirectError, PolicyError
 from ..http.deadline import Deadline
 from ..http.pool import PoolRegistry
-from ..http.redirects import next_request
+from ..http.redirects import Redirect, next_request
 from ..http.target import Target, check_method, parse_target
 from ..http.timeouts import DEFAULT_TIMEOUT, Timeouts, make_timeout
 from ..http.transport import send
@@ -168,19 +168,35 @@ class HTTPRedirectHandler(_std.HTTPRedirectHandler):
     leaves the origin (urllib would send them to any host).
     """
 
-    def redirect_request(self, req: Request, fp: IO[bytes], code: int, msg: str,
-                         headers: Message, newurl: str) -> Request | None:
-        current = parse_target(req.full_url)
+    @staticmethod
+    def _rule(req: Request, fp: IO[bytes], code: int, headers: Message, newurl: str
+              ) -> Redirect:
         try:
-            redirect = next_request(code, req.get_method(), current, newurl, req.headers)
+            return next_request(code, req.get_method(), parse_target(req.full_url), newurl,
+                                req.headers)
         except InsecureRedirectError as exc:
             raise InsecureRedirectHTTPError(newurl, code, str(exc), headers, fp) from None
+
+    def http_error_302(self, req: Request, fp: IO[bytes], code: int, msg: str,
+                       headers: Message) -> Any:
+        # urllib refuses some schemes (file:, data:) itself, with a plain HTTPError, before
+        # redirect_request runs: securl's rule goes first, so every refusal is the same error.
+        location = headers.get("location") or headers.get("uri")
+        if location:
+            self._rule(req, fp, code, headers, urljoin(req.full_url, location))
+        return super().http_error_302(req, fp, code, msg, headers)  # type: ignore[arg-type]
+
+    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
+
+    def redirect_request(self, req: Request, fp: IO[bytes], code: int, msg: str,
+                         headers: Message, newurl: str) -> Request | None:
+        redirect = self._rule(req, fp, code, headers, newurl)
         new = super().redirect_request(req, fp, code, msg, headers, newurl)  # type: ignore[arg-type]
         if new is None:
             return None
         for name in redirect.drop_headers:
             new.headers.pop(name, None)
-        redirect._replace(method=new.get_method()).audit(current, code)
+        redirect._replace(method=new.get_method()).audit(parse_target(req.full_url), code)
         return new
 
 
