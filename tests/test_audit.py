@@ -31,6 +31,7 @@ from _servers import Handler, LocalServer, Reply, server_context
 from conftest import expired_leaf
 from securl import _audit
 from securl._audit import EVENTS, AuditEvent
+from securl._redact import redact_url
 from securl.tls.x509 import spki_pin
 
 HERE = os.path.abspath(__file__)
@@ -589,7 +590,7 @@ def test_hook_cannot_change_what_later_hooks_see(https_server: LocalServer,
     ("/path?session=abc", "/path?session=[REDACTED]"),
 ])
 def test_redact_url_strips_userinfo_and_secret_query_values(url: str, expected: str) -> None:
-    assert _audit.redact_url(url) == expected
+    assert redact_url(url) == expected
 
 
 def test_emit_redacts_url_fields_credential_fields_and_private_keys_whatever_the_emitter(

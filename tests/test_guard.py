@@ -23,6 +23,7 @@ import truststore
 import securl
 from securl import _policy
 from securl.admin import guard as _guard
+from securl.admin.environment import inspect_environment
 
 UNVERIFIED = ssl._create_unverified_context
 
@@ -267,9 +268,9 @@ def test_inspect_environment(tmp_path: pathlib.Path, ca_file: str) -> None:
         "SSL_CERT_FILE": str(empty),
         "SSL_CERT_DIR": str(tmp_path / "nope"),
     }
-    found = {f.variable: f.effect for f in _guard.inspect_environment(env)}
+    found = {f.variable: f.effect for f in inspect_environment(env)}
     assert set(found) == {"PYTHONHTTPSVERIFY", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE",
                           "SSL_CERT_DIR"}
     assert "holds no PEM certificate" in found["SSL_CERT_FILE"]
     assert "fails closed" in found["SSL_CERT_DIR"]
-    assert _guard.inspect_environment({"SSL_CERT_FILE": ca_file, "PYTHONHTTPSVERIFY": "1"}) == []
+    assert inspect_environment({"SSL_CERT_FILE": ca_file, "PYTHONHTTPSVERIFY": "1"}) == []

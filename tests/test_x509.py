@@ -1,7 +1,8 @@
 """securl's one DER / X.509 reader (``securl.tls.x509``), checked against cryptography's parser.
 
 Three views of the same walk: ``spki_pin`` and ``parse_certificate`` (pinning, pinned-mode
-host names, ``securl pin``) and ``describe_certificate`` (what ``securl check`` shows).
+host names, ``securl pin``) and ``describe_certificate`` (``securl.tls.certinfo``: what
+``securl check`` shows).
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from _pins import der_of, make_cert, pin_of
+from securl.tls.certinfo import describe_certificate
 from securl.tls.x509 import (
     _time,
-    describe_certificate,
     hostname_matches,
     parse_certificate,
     spki_der,

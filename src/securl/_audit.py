@@ -23,9 +23,9 @@ Rules, and why:
   ``securl.post``) would recurse; while an outlet is handling an event, events emitted in the
   same thread skip that outlet (and only that one).
 * Events never carry secrets: emitters pass hosts, reasons and URLs, never headers or
-  credentials; as a second line of defence emit() redacts every ``*url`` field with
-  :func:`redact_url`, blanks fields named like credentials and any text holding PEM
-  private-key material.
+  credentials; as a second line of defence emit() cleans every field with
+  :func:`securl._redact.clean_field`: ``*url`` fields go through ``redact_url``, fields
+  named like credentials and any text holding PEM private-key material are blanked.
 * :data:`EVENTS` is the single list of event names and their fields: the docs page and the
   tests are checked against it.
 """
@@ -33,19 +33,18 @@ Rules, and why:
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import logging
 import os
-import re
 import sys
 import threading
 import time
-import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
+
+from ._redact import clean_field
 
 __all__ = [
     "EVENTS",
@@ -57,7 +56,6 @@ __all__ = [
     "configure_from_policy",
     "emit",
     "make_handler",
-    "redact_url",
     "remove_audit_hook",
 ]
 
@@ -97,16 +95,6 @@ EVENTS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     ),
     "securl.insecure_environment": ("variable", "value", "effect"),
 })
-
-REDACTED = "[REDACTED]"
-_SECRET_PARAM = re.compile(
-    r"(token|key|passw|pwd|secret|signature|sig|auth|session|credential)", re.IGNORECASE
-)
-_SECRET_FIELD = re.compile(
-    r"passw|pwd|authorization|cookie|token|secret|private_key|credential", re.IGNORECASE
-)
-_PRIVATE_KEY_PEM = "PRIVATE KEY-----"
-
 
 # -- events ------------------------------------------------------------------------------
 
@@ -152,57 +140,6 @@ class AuditEvent:
         return self.message()
 
 
-def redact_url(url: str) -> str:
-    """``url`` without userinfo or fragment, with secret-looking query values replaced.
-
-    A query parameter whose (decoded) name contains token, key, passw, pwd, secret,
-    signature, sig, auth, session or credential keeps its name, its value becomes
-    ``[REDACTED]``; every other byte of the query is kept as it was. Secrets in the path
-    cannot be recognised and are not redacted.
-    """
-    try:
-        parts = urllib.parse.urlsplit(url)
-    except ValueError:
-        return "[unparsable URL]"
-    netloc = parts.netloc.rpartition("@")[2]
-    query = parts.query
-    if query:
-        out = []
-        for item in query.split("&"):
-            name = item.partition("=")[0]
-            if _SECRET_PARAM.search(urllib.parse.unquote_plus(name)):
-                item = f"{name}={REDACTED}"
-            out.append(item)
-        query = "&".join(out)
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, ""))
-
-
-@functools.lru_cache(maxsize=1024)
-def _secret_field(key: str) -> bool:
-    return _SECRET_FIELD.search(key) is not None  # cached: field names are a small set
-
-
-def _clean(key: str, value: Any) -> Any:
-    """A field value made safe and immutable: the second line of defence against leaks."""
-    if isinstance(value, str):
-        if _secret_field(key) or _PRIVATE_KEY_PEM in value:
-            return REDACTED
-        if key.endswith("url"):
-            return redact_url(value)
-        return value
-    if value is None or isinstance(value, (bool, int, float)):
-        return REDACTED if value is not None and _secret_field(key) else value
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return REDACTED  # raw bytes could be key material; no event needs them
-    if isinstance(value, Mapping):
-        return MappingProxyType({str(k): _clean(str(k), v) for k, v in value.items()})
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return _FrozenList(_clean(key, v) for v in value)
-    if value is not None and _secret_field(key):
-        return REDACTED
-    return value
-
-
 def _thaw(value: Any) -> Any:
     if value is None or isinstance(value, (str, bool, int, float)):
         return value
@@ -211,18 +148,6 @@ def _thaw(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_thaw(v) for v in value]
     return value
-
-
-class _FrozenList(list):  # type: ignore[type-arg]
-    """A list that refuses changes: equal to, and JSON-encoded as, the list it was made from."""
-
-    __slots__ = ()
-
-    def _refuse(self, *args: object, **kwargs: object) -> Any:
-        raise TypeError("audit event fields are read-only")
-
-    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
-    append = extend = insert = pop = remove = clear = sort = reverse = _refuse
 
 
 # -- in-process hooks --------------------------------------------------------------------
@@ -301,7 +226,7 @@ def emit(name: str, *, host: str | None = None, port: int | None = None,
     name = f"securl.{name}"
     try:
         clean: Mapping[str, Any] = MappingProxyType(
-            {k: _clean(k, v) for k, v in fields.items()})
+            {k: clean_field(k, v) for k, v in fields.items()})
     except Exception as exc:  # an odd value must not cost the event itself
         clean = MappingProxyType({"error": f"fields not recordable: {type(exc).__name__}"})
         _report_once(("fields", name), "securl: the fields of %s could not be recorded", name)
@@ -455,27 +380,3 @@ def configure_from_policy(log_file: str, format: str, origin: str | None) -> log
 def _uid() -> str:
     getuid = getattr(os, "getuid", None)
     return str(getuid()) if getuid is not None else "?"
-
-
-class TransportLogFilter(logging.Filter):
-    """Redacts secret query values in urllib3's DEBUG request lines.
-
-    urllib3 logs ``"GET /path?token=... HTTP/1.1" 200`` at DEBUG, so turning on DEBUG logging
-    would write query-string secrets to logs. This filter rewrites every argument of such a
-    record that looks like a URL or request target with :func:`redact_url`.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args
-        if isinstance(args, tuple) and any(isinstance(a, str) and "?" in a for a in args):
-            record.args = tuple(
-                redact_url(a) if isinstance(a, str) and "?" in a else a for a in args
-            )
-        return True
-
-
-def redact_transport_logs() -> None:
-    """Install :class:`TransportLogFilter` on urllib3's pool logger (idempotent)."""
-    logger = logging.getLogger("urllib3.connectionpool")
-    if not any(isinstance(f, TransportLogFilter) for f in logger.filters):
-        logger.addFilter(TransportLogFilter())

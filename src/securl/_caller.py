@@ -1,46 +1,103 @@
-"""Finding the application code behind a call, for audit events and warnings."""
+"""Finding the application code behind a call: for audit events, warnings and the guard.
+
+The one rule: a frame is *internal* when its file is
+
+* inside the securl package, except ``securl/cli/``: the CLI commands play the part of the
+  application (``securl demo``'s calls are what the demo shows, ``securl get``'s requests
+  are the command's own);
+* inside urllib3 (a directory named ``urllib3``);
+* the standard library's ``urllib/request.py``: ``OpenerDirector.open`` and the auth and
+  redirect handlers run between application code and ``securl.urllib``'s transport (found
+  by path, so that this module does not import ``urllib.request``).
+
+The caller is the nearest frame that is not internal. A user of :func:`find_caller` may
+count more files as internal with ``also_internal``: the guard adds the ``ssl`` module's
+own frames and the import machinery (``install()`` may run inside an import).
+"""
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
+from types import FrameType
 
-__all__ = ["caller_location", "external_stacklevel"]
+__all__ = ["Caller", "caller_location", "external_stacklevel", "find_caller", "is_internal"]
 
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_CLI_DIR = os.path.join(_PACKAGE_DIR, "cli") + os.sep
 _URLLIB3_MARK = os.sep + "urllib3" + os.sep
-# The stdlib's urllib.request runs the handler chain (OpenerDirector.open, the auth and
-# redirect handlers) between application code and securl.urllib's transport: its frames are
-# not the caller either. Found by path, so that this module does not import urllib.request.
 _STDLIB_URLLIB_REQUEST = os.path.join(
     os.path.dirname(os.path.abspath(os.__file__)), "urllib", "request.py"
 )
-# `securl demo` plays the part of an application: its calls are what the demo shows.
-_APPLICATION_FILES = (os.path.join(_PACKAGE_DIR, "cli", "demo.py"),)
 
 
-def _is_internal(filename: str) -> bool:
-    if filename in _APPLICATION_FILES:
-        return False
-    return (filename.startswith(_PACKAGE_DIR) or _URLLIB3_MARK in filename
-            or filename == _STDLIB_URLLIB_REQUEST)
+class Caller:
+    """Where a call came from (a plain class: dataclasses cost import time).
+
+    ``depth`` counts frames up from :func:`find_caller`'s own, so a function that calls
+    ``find_caller()`` and then ``warnings.warn()`` passes ``stacklevel=caller.depth``.
+    """
+
+    __slots__ = ("depth", "filename", "lineno", "module")
+
+    def __init__(self, filename: str, lineno: int, module: str, depth: int) -> None:
+        self.filename = filename
+        self.lineno = lineno
+        self.module = module
+        self.depth = depth
+
+    def __str__(self) -> str:
+        return f"{self.filename}:{self.lineno}"
+
+
+def is_internal(filename: str) -> bool:
+    """Whether a frame running ``filename`` is not the caller (the rule in the module doc)."""
+    if filename.startswith(_PACKAGE_DIR):
+        return not filename.startswith(_CLI_DIR)
+    return _URLLIB3_MARK in filename or filename == _STDLIB_URLLIB_REQUEST
+
+
+def _walk(depth: int, also_internal: Callable[[str], bool] | None,
+          ) -> tuple[FrameType | None, int]:
+    """The nearest external frame at least ``depth`` frames up from the function calling
+    ``_walk``, and how many frames up it is (past the top of the stack: None, and one more
+    than the top frame's count)."""
+    try:
+        frame: FrameType | None = sys._getframe(depth + 1)
+    except ValueError:  # shallower stack than asked
+        return None, depth
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not (is_internal(filename) or (also_internal is not None and also_internal(filename))):
+            break
+        frame = frame.f_back
+        depth += 1
+    return frame, depth
+
+
+def find_caller(depth: int = 1, *,
+                also_internal: Callable[[str], bool] | None = None) -> Caller | None:
+    """The nearest external frame, looking from ``depth`` frames up (1: the function calling
+    find_caller; 2: its caller); None when every frame is internal.
+
+    ``also_internal(filename)`` returning True makes more frames internal (see module doc).
+    """
+    frame, found = _walk(depth, also_internal)
+    if frame is None:
+        return None
+    return Caller(frame.f_code.co_filename, frame.f_lineno,
+                  str(frame.f_globals.get("__name__", "")), found)
 
 
 def caller_location() -> str:
-    """``file:line`` of the nearest frame outside securl (and urllib3)."""
-    frame = sys._getframe(1)
-    while frame is not None and _is_internal(frame.f_code.co_filename):
-        frame = frame.f_back  # type: ignore[assignment]
-    if frame is None:
-        return "<unknown>"
-    return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+    """``file:line`` of the nearest external frame, from the function calling this one on
+    (``<unknown>`` if there is none)."""
+    caller = find_caller(2)
+    return "<unknown>" if caller is None else str(caller)
 
 
 def external_stacklevel() -> int:
     """The ``stacklevel`` for warnings.warn() called here, pointing at application code."""
-    level = 1
-    frame = sys._getframe(1)
-    while frame is not None and _is_internal(frame.f_code.co_filename):
-        frame = frame.f_back  # type: ignore[assignment]
-        level += 1
-    return level
+    _, depth = _walk(1, None)
+    return depth

@@ -31,8 +31,12 @@ Rules:
   identity comparisons cheap enough for every request, and by ``install()``. Found after the
   fact, a disable under ``refuse`` is *reverted* (the safe value is put back) with a warning and
   an audit event; nothing is raised into the unrelated request that noticed it.
-* :func:`report_environment` (run by ``install()``) names the environment variables people use
-  to turn verification off; see its docstring.
+* The code behind a patch is found by :func:`securl._caller.find_caller`'s rule, with the
+  ``ssl`` module's own frames and the import machinery skipped too
+  (:func:`ssl_or_import_machinery`).
+
+The environment variables people use to turn verification off are
+:mod:`securl.admin.environment`'s concern (reported by ``install()``).
 
 What the guard cannot see: libraries that build their own contexts (urllib3, requests, httpx,
 pip, aiohttp), ``from ssl import create_default_context`` copies taken before a patch, and
@@ -48,9 +52,9 @@ import sys
 import threading
 import types
 import warnings
-from collections.abc import Mapping
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
+from .._caller import Caller, find_caller
 from ..exceptions import PolicyError, SecurityWarning
 
 __all__ = [
@@ -59,7 +63,6 @@ __all__ = [
     "check_process_wide",
     "classify",
     "current_action",
-    "report_environment",
 ]
 
 Action = Literal["refuse", "warn", "allow"]
@@ -72,7 +75,6 @@ GUARDED: tuple[str, ...] = (
 )
 _GUARDED_SET = frozenset(GUARDED)
 _MISSING: Any = object()
-_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _SSL_MODULE: types.ModuleType = ssl
 _SSL_DICT: dict[str, Any] = vars(ssl)
 _SSL_FILE = os.path.abspath(getattr(ssl, "__file__", "ssl.py"))
@@ -283,41 +285,14 @@ def classify(name: str, value: Any) -> tuple[bool, str]:
 
 # --- acting ---------------------------------------------------------------------------------
 
-class _Caller:
-    """Where a patch or call came from (a plain class: dataclasses cost import time)."""
-
-    __slots__ = ("filename", "lineno", "module")
-
-    def __init__(self, filename: str, lineno: int, module: str) -> None:
-        self.filename = filename
-        self.lineno = lineno
-        self.module = module
-
-    def __str__(self) -> str:
-        return f"{self.filename}:{self.lineno}"
+def ssl_or_import_machinery(filename: str) -> bool:
+    """Frames the guard skips besides :mod:`securl._caller`'s internal ones: ssl.py itself,
+    and the import machinery (``install()`` may run inside an import)."""
+    return filename.startswith("<frozen importlib") or os.path.abspath(filename) == _SSL_FILE
 
 
-def _is_internal(filename: str) -> bool:
-    """securl itself, ssl.py, and the import machinery (install() may run inside an import)."""
-    return (filename.startswith(_PACKAGE_DIR) or filename.startswith("<frozen importlib")
-            or os.path.abspath(filename) == _SSL_FILE)
-
-
-def find_caller(depth: int = 2) -> _Caller | None:
-    """The first frame outside securl and ssl.py: the code that patched or called us."""
-    try:
-        frame: types.FrameType | None = sys._getframe(depth)
-    except ValueError:  # pragma: no cover - shallower stack than asked
-        return None
-    while frame is not None and _is_internal(frame.f_code.co_filename):
-        frame = frame.f_back
-    if frame is None:
-        return None
-    return _Caller(frame.f_code.co_filename, frame.f_lineno,
-                   str(frame.f_globals.get("__name__", "")))
-
-
-def _warn(message: str, caller: _Caller | None, *, may_raise: bool = True) -> None:
+def security_warning(message: str, caller: Caller | None, *,
+                     may_raise: bool = True) -> None:
     """A SecurityWarning attributed to ``caller``, shown every time (fresh registry).
 
     ``may_raise=False`` (install time, after-the-fact findings): a warning filter set to
@@ -386,7 +361,7 @@ def _accept(name: str, value: Any, verified: bool, caller: object) -> None:
 
 def _on_assign(name: str, value: Any) -> None:
     """``ssl.<name> = value`` through the guard (see the module rules)."""
-    caller = find_caller(3)
+    caller = find_caller(3, also_internal=ssl_or_import_machinery)
     verified, detail = classify(name, value)
     if verified or name not in _protected:
         _emit(name, value, action="accepted", verified=verified, detail=detail, caller=caller,
@@ -404,7 +379,7 @@ def _on_assign(name: str, value: Any) -> None:
             f"place. Refused because {_policy_words(action)}. {_advice()}."
         )
     if action == "warn":
-        _warn(
+        security_warning(
             f"{where}`ssl.{name} = {describe(value)}` turns off certificate verification for "
             f"this whole process ({detail}). Allowed with this warning because "
             f"{_policy_words(action)}. {_advice()}.",
@@ -468,11 +443,11 @@ def review(*, phase: str, names: tuple[str, ...] | None = None,
                   caller=made_by, phase=phase, mode=action)
             _accept(name, _safe[name], True, None)
             reverted.append(name)
-            _warn(
+            security_warning(
                 f"securl found `ssl.{name} = {describe(value)}` ({origin}), which turns off "
                 f"certificate verification process-wide ({detail}), and put the verifying "
                 f"value back because {_policy_words(action)}. {_advice()}.",
-                find_caller(2), may_raise=False,
+                find_caller(2, also_internal=ssl_or_import_machinery), may_raise=False,
             )
             continue
         if action == "refuse":
@@ -484,11 +459,11 @@ def review(*, phase: str, names: tuple[str, ...] | None = None,
         _emit(name, value, action="warned" if action == "warn" else "allowed", verified=False,
               detail=detail, caller=made_by, phase=phase, mode=action)
         if action == "warn":
-            _warn(
+            security_warning(
                 f"`ssl.{name} = {describe(value)}` ({origin}) turns off certificate "
                 f"verification for this whole process ({detail}). Allowed with this warning "
                 f"because {_policy_words(action)}. {_advice()}.",
-                find_caller(2), may_raise=False,
+                find_caller(2, also_internal=ssl_or_import_machinery), may_raise=False,
             )
         if changed:
             _accept(name, value, False, made_by)
@@ -520,89 +495,3 @@ def put(name: str, value: Any, *, protect: bool | None = None) -> None:
 def is_protected(name: str) -> bool:
     """Whether a non-verifying value at ``ssl.<name>`` counts as a disable now."""
     return name in _protected
-
-
-# --- the environment ------------------------------------------------------------------------
-
-class EnvFinding(NamedTuple):
-    """An environment variable that turns verification off somewhere, and what it does."""
-
-    variable: str
-    value: str
-    effect: str
-
-
-def inspect_environment(environ: Mapping[str, str] | None = None) -> list[EnvFinding]:
-    """The process-wide disables people use in the wild, found in ``environ``.
-
-    ``PYTHONHTTPSVERIFY=0``; ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE`` set but empty;
-    ``SSL_CERT_FILE`` set but empty, missing or holding no certificate; ``SSL_CERT_DIR``
-    naming no directory. The last two fail closed in securl: every context built while they
-    are so raises ConfigurationError instead of trusting nothing silently.
-    """
-    env = os.environ if environ is None else environ
-    found: list[EnvFinding] = []
-    verify = env.get("PYTHONHTTPSVERIFY")
-    if verify is not None and verify.strip() == "0":
-        found.append(EnvFinding(
-            "PYTHONHTTPSVERIFY", verify,
-            "some Python builds (PEP 493) turn off stdlib HTTPS verification with it; "
-            "securl ignores it and keeps verifying: remove it",
-        ))
-    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
-        value = env.get(name)
-        if value is not None and not value.strip():
-            found.append(EnvFinding(
-                name, value,
-                "set but empty, a known way to turn off verification in some versions of "
-                "requests; securl ignores it, other libraries in this process may not: unset it",
-            ))
-    cafile = env.get("SSL_CERT_FILE")
-    if cafile is not None:
-        problem = _ca_file_problem(cafile)
-        if problem:
-            found.append(EnvFinding(
-                "SSL_CERT_FILE", cafile,
-                f"{problem}; securl fails closed: HTTPS through securl and the standard "
-                "library raises ConfigurationError until it names a PEM bundle or is unset",
-            ))
-    capath = env.get("SSL_CERT_DIR")
-    if capath is not None:
-        dirs = [d for d in capath.split(os.pathsep) if d]
-        if not dirs or not all(os.path.isdir(d) for d in dirs):
-            found.append(EnvFinding(
-                "SSL_CERT_DIR", capath,
-                "names no existing directory; securl fails closed: HTTPS through securl and "
-                "the standard library raises ConfigurationError until it is fixed or unset",
-            ))
-    return found
-
-
-def _ca_file_problem(path: str) -> str:
-    if not path:
-        return "set but empty"
-    try:
-        with open(path, "rb") as f:
-            head = f.read(1 << 20)
-    except FileNotFoundError:
-        return "names a file that does not exist"
-    except OSError as exc:
-        return f"names a file that cannot be read ({exc.strerror})"
-    if b"-----BEGIN CERTIFICATE-----" not in head and b"-----BEGIN TRUSTED CERTIFICATE" not in head:
-        return "names a file that holds no PEM certificate"
-    return ""
-
-
-def report_environment(environ: Mapping[str, str] | None = None) -> list[EnvFinding]:
-    """Warn about and audit (``securl.insecure_environment``) each :func:`inspect_environment`
-    finding; returns them."""
-    from .._audit import emit
-
-    findings = inspect_environment(environ)
-    caller = find_caller(2)
-    for finding in findings:
-        emit("insecure_environment", variable=finding.variable, value=finding.value,
-             effect=finding.effect)
-        _warn(f"{finding.variable}={finding.value!r}: {finding.effect}", caller,
-              may_raise=False)
-    return findings

@@ -8,8 +8,9 @@ What ``install()`` does, in order (idempotent: a second call returns at once):
 2. Puts the guard on the ssl module (see :mod:`securl.admin.guard`); from now on its default action
    for a process-wide disable is ``refuse`` unless policy says otherwise.
 3. Reports the environment variables people use to turn verification off (warning + audit
-   event each) and re-examines the watched ssl attributes: a disable made before ``install()``
-   is reverted under ``refuse``, warned about under ``warn``, audited under ``allow``.
+   event each; see :mod:`securl.admin.environment`) and re-examines the watched ssl
+   attributes: a disable made before ``install()`` is reverted under ``refuse``, warned about
+   under ``warn``, audited under ``allow``.
 4. Sets ``ssl._create_default_https_context`` (used by ``http.client``, ``urllib.request``,
    ``xmlrpc.client``) to :func:`https_context` -- unless policy kept an earlier disable there.
    With policy ``verify_stdlib_clients = true`` it also sets ``ssl._create_stdlib_context``
@@ -43,6 +44,7 @@ from .._policy import Policy, get_policy, load_process_policy
 from ..tls.config import TLSConfig
 from ..tls.context import build_context
 from . import guard as _guard
+from .environment import report_environment
 
 __all__ = ["https_context", "install", "is_installed", "status", "stdlib_client_context",
            "uninstall"]
@@ -144,7 +146,7 @@ def install(*, policy: str | None = None) -> None:
         try:
             _guard.activate()
             _guard.set_installed(True)
-            findings = _guard.report_environment()
+            findings = report_environment()
             reverted = _guard.review(phase="install", full=True)
             _place(inst, "_create_default_https_context", https_context)
             if loaded.verify_stdlib_clients:

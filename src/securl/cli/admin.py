@@ -22,10 +22,10 @@ import json
 import os
 import sys
 import sysconfig
-import tempfile
 from collections.abc import Sequence
 from dataclasses import fields
 
+from .._fs import atomic_write
 from .._policy import Policy, default_policy_path, load_policy
 from ..exceptions import ConfigurationError
 
@@ -83,21 +83,6 @@ def _split(text: str) -> tuple[str, str | None, str]:
     return "".join(lines[:start]), "".join(lines[start:end + 1]), "".join(lines[end + 1:])
 
 
-def _write_atomic(path: str, text: str) -> None:
-    directory = os.path.dirname(path) or "."
-    mode = os.stat(path).st_mode & 0o7777 if os.path.exists(path) else 0o644
-    fd, tmp = tempfile.mkstemp(prefix=".sitecustomize.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _read(path: str) -> str | None:
     try:
         with open(path, encoding="utf-8") as f:
@@ -124,9 +109,9 @@ def install_sitecustomize(site_dir: str | None = None, policy: str | None = None
     """Write (or refresh) securl's block in ``site_dir/sitecustomize.py``; returns a report.
 
     Rules: content outside the block is never changed; the file is replaced atomically with its
-    mode kept; a policy file named with ``policy`` must exist and be valid (ConfigurationError
-    otherwise), so the hook never points at a file that would stop every interpreter's
-    install().
+    mode kept (:func:`securl._fs.atomic_write`); a policy file named with ``policy`` must exist
+    and be valid (ConfigurationError otherwise), so the hook never points at a file that would
+    stop every interpreter's install().
     """
     site_dir = site_dir or default_site_dir()
     if policy is not None:
@@ -146,7 +131,7 @@ def install_sitecustomize(site_dir: str | None = None, policy: str | None = None
         else:
             sep = "" if not text or text.endswith("\n") else "\n"
             new, verb = text + sep + block, "appended securl's block to"
-    _write_atomic(path, new)
+    atomic_write(path, new, new_file_mode=0o644)
     return f"{verb} {path}\n" + _shadowing_note(site_dir, path)
 
 
@@ -166,7 +151,7 @@ def uninstall_sitecustomize(site_dir: str | None = None) -> tuple[int, str]:
         return 1, f"{path} has no securl block; nothing to remove\n"
     rest = before + after
     if rest.strip():
-        _write_atomic(path, rest)
+        atomic_write(path, rest, new_file_mode=0o644)
         return 0, f"removed securl's block from {path}\n"
     os.unlink(path)
     return 0, f"removed {path} (it held only securl's block)\n"

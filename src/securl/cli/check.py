@@ -26,10 +26,10 @@ from typing import Any
 from ..exceptions import SecurlError
 from ..http.errors import client_cert_required, is_client_cert_demand, tls_verification_error
 from ..http.target import parse_target
+from ..tls.certinfo import CertInfo, describe_certificate
 from ..tls.config import TLSConfig
 from ..tls.context import create_context, create_unverified_context
 from ..tls.trust import TrustInfo, resolve_trust
-from ..tls.x509 import CertInfo, describe_certificate
 
 __all__ = ["CheckError", "CheckResult", "check", "format_result"]
 

@@ -22,7 +22,7 @@ import sys
 from importlib import metadata
 from typing import Any
 
-from .._audit import redact_url
+from .._redact import redact_url
 from ..exceptions import SecurlError
 
 __all__ = ["ENV_VARS", "collect", "format_report"]

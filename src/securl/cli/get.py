@@ -4,9 +4,9 @@ Rules:
 
 * Always verified: the CLI has no opt-out flag. ``--ca-certs``, ``--pin`` and ``--cert`` only
   make trust narrower or answer a client-certificate request.
-* ``-o FILE`` is atomic: the body goes to a temporary file in the same directory, which
-  replaces FILE only after the whole body arrived. A failed or refused download leaves an
-  existing FILE untouched.
+* ``-o FILE`` is atomic (:func:`securl._fs.atomic_writer`): the body goes to a temporary
+  file in the same directory, which replaces FILE only after the whole body arrived and was
+  synced to disk. A failed or refused download leaves an existing FILE untouched.
 * A status of 400 or more writes no body (like ``curl --fail``): an error page never lands
   where the caller expected the document. Exit codes: 0 done, 1 TLS verification failed
   (the server is not who it claims), 2 usage, configuration or network error, 3 HTTP error.
@@ -21,15 +21,14 @@ Rules:
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any, cast
 
-from .._audit import REDACTED, AuditEvent, add_audit_hook, redact_url, remove_audit_hook
+from .._audit import AuditEvent, add_audit_hook, remove_audit_hook
+from .._fs import atomic_writer
+from .._redact import REDACTED, redact_url
 from ..exceptions import (
     ConfigurationError,
     InvalidRequest,
@@ -114,23 +113,6 @@ class _Progress:
             self.stream.flush()
 
 
-def _atomic_target(path: str) -> tuple[IO[bytes], str]:
-    """An open temporary file next to ``path`` (same filesystem, so os.replace is atomic)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".part",
-                               dir=directory)
-    return os.fdopen(fd, "wb"), tmp
-
-
-def _final_mode(path: str) -> int:
-    try:
-        return os.stat(path).st_mode & 0o7777  # keep the mode of the file being replaced
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
 def _write_body(chunks: Iterator[bytes], output: str | None, stdout: IO[bytes],
                 progress: _Progress | None) -> None:
     if output is None or output == "-":
@@ -140,21 +122,11 @@ def _write_body(chunks: Iterator[bytes], output: str | None, stdout: IO[bytes],
                 progress.update(len(chunk))
         stdout.flush()
         return
-    f, tmp = _atomic_target(output)
-    try:
-        with f:
-            for chunk in chunks:
-                f.write(chunk)
-                if progress:
-                    progress.update(len(chunk))
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, _final_mode(output))
-        os.replace(tmp, output)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with atomic_writer(output, suffix=".part") as f:
+        for chunk in chunks:
+            f.write(chunk)
+            if progress:
+                progress.update(len(chunk))
 
 
 def _on_connection(stderr: IO[str]) -> Any:

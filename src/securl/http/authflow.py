@@ -22,9 +22,10 @@ import email.message
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Literal
 
-from .._audit import emit, redact_url
+from .._audit import emit
 from .._caller import caller_location
 from .._policy import get_policy
+from .._redact import redact_url
 from ..exceptions import AuthError, PolicyError
 from .auth import Answer, Auth, digest_algorithm
 from .challenges import Challenge, is_client_cert_challenge, parse_challenges

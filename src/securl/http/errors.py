@@ -6,13 +6,26 @@ Callers chain with ``raise mapped from original``.
 
 from __future__ import annotations
 
+import functools
 import http.client
 import ssl
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .._audit import emit
-from ..exceptions import ClientCertificateRequired, TLSVerificationError
+from ..exceptions import (
+    ClientCertificateRequired,
+    ConnectionError,
+    ConnectTimeout,
+    DeadlineExceeded,
+    ProtocolError,
+    ReadTimeout,
+    SecurlError,
+    TLSVerificationError,
+    TransportError,
+)
 from ..tls.trust import TrustInfo
+from .head import MalformedResponseHead
 
 if TYPE_CHECKING:
     from .deadline import Deadline
@@ -179,12 +192,9 @@ def client_cert_required(
     return ClientCertificateRequired(msg, reason=err, host=host, port=port)
 
 
-
 def deadline_exceeded(deadline: Deadline, host: str, port: int | None,
                       reason: object = None) -> Exception:
     """The error for a call that ran past its total deadline."""
-    from ..exceptions import DeadlineExceeded
-
     where = f"{host}:{port}" if port else host
     return DeadlineExceeded(
         f"the request to {where} did not complete within its total deadline of "
@@ -211,6 +221,108 @@ def _causes(exc: BaseException) -> list[BaseException]:
     return seen
 
 
+class _Failure:
+    """One transport error being mapped, and the words every message is built from."""
+
+    __slots__ = ("chain", "exc", "host", "inner", "port", "proxy", "via", "where")
+
+    def __init__(self, exc: BaseException, chain: list[BaseException], host: str,
+                 port: int | None, proxy: str | None) -> None:
+        self.exc = exc
+        self.chain = chain
+        self.host = host
+        self.port = port
+        self.proxy = proxy
+        self.where = f"{host}:{port}" if port else host
+        self.via = f" through proxy {proxy}" if proxy else ""
+        # What urllib3's ProtocolError wraps: ("Connection aborted.", <http.client error>).
+        self.inner: object = exc.args[1] if len(exc.args) > 1 else exc
+
+
+#: What a rule tests: the error's class (a class or a tuple of classes), or a predicate.
+_Test = type[BaseException] | tuple[type[BaseException], ...] | Callable[[_Failure], bool]
+#: (test, securl error class, message builder): the first rule whose test passes maps.
+_Rule = tuple[_Test, type[TransportError], Callable[[_Failure], str]]
+
+
+def _bytes_read(f: _Failure) -> str:
+    """`` (N bytes read, M more expected)`` for a body cut short, when urllib3 counted."""
+    got = getattr(f.inner, "partial", None)
+    if got is None:
+        return ""
+    return (f" ({got if isinstance(got, int) else len(got)} bytes read, "
+            f"{getattr(f.inner, 'expected', '?')} more expected)")
+
+
+@functools.cache
+def _rules() -> tuple[_Rule, ...]:
+    """The mapping table, tried in order. Built on first use because it names urllib3's
+    classes: ``securl check`` and ``securl pin`` import this module and never load urllib3."""
+    from urllib3 import exceptions as u3
+
+    def connect_timed_out(f: _Failure) -> bool:
+        # urllib3's NewConnectionError subclasses ConnectTimeoutError; only a real timeout
+        # counts (or a TLS handshake that timed out, anywhere in the chain).
+        return any("handshake operation timed out" in str(e) for e in f.chain) or (
+            isinstance(f.exc, u3.ConnectTimeoutError)
+            and (not isinstance(f.exc, u3.NewConnectionError) or "timed out" in str(f.exc)))
+
+    def wraps(kind: type[BaseException], *, says: Callable[[str], bool] | None = None,
+              unless: type[BaseException] | tuple[()] = ()) -> Callable[[_Failure], bool]:
+        """Test: urllib3's ProtocolError wrapping a ``kind`` error (whose text ``says``)."""
+        return lambda f: (isinstance(f.exc, u3.ProtocolError) and isinstance(f.inner, kind)
+                          and not isinstance(f.inner, unless)
+                          and (says is None or says(str(f.inner))))
+
+    def cut_short(f: _Failure) -> bool:
+        return isinstance(f.exc, u3.ProtocolError) and (
+            isinstance(f.inner, http.client.IncompleteRead) or "ended prematurely" in str(f.inner))
+
+    return (
+        (connect_timed_out, ConnectTimeout, lambda f: (
+            f"connecting to {f.where}{f.via} timed out (TCP connect or TLS handshake); check "
+            "the address and firewall, or raise the connect timeout")),
+        ((u3.ReadTimeoutError, TimeoutError), ReadTimeout, lambda f: (
+            f"{f.where} did not send its response in time; raise the read timeout if the "
+            "server is known to be slow")),
+        (u3.NameResolutionError, ConnectionError, lambda f: (
+            f"cannot resolve host name {f.host!r}{f.via}: {f.exc.__cause__ or f.exc}")),
+        (u3.ProxyError, ConnectionError, lambda f: (
+            f"the proxy {f.proxy} failed for {f.where}: {f.exc}")),
+        ((u3.SSLError, ssl.SSLError), ConnectionError, lambda f: (
+            f"TLS handshake with {f.where}{f.via} failed: {f.exc}")),
+        ((u3.HeaderParsingError, u3.DecodeError, u3.InvalidHeader), ProtocolError, lambda f: (
+            f"{f.where} sent a malformed response: {f.exc}")),
+        # urllib3's ProtocolError: what it wraps says whether the server broke HTTP.
+        (wraps(http.client.LineTooLong), ProtocolError, lambda f: (
+            f"{f.where} sent a response line longer than 64 KiB ({f.inner}); securl refuses "
+            "oversized response heads")),
+        (wraps(http.client.HTTPException, says=lambda t: "more than" in t and "headers" in t),
+         ProtocolError, lambda f: (
+            f"{f.where} sent more than 100 response headers ({f.inner}); securl refuses "
+            "oversized response heads")),
+        (wraps(MalformedResponseHead), ProtocolError, lambda f: (
+            f"{f.where} broke the HTTP protocol: {f.inner}; the connection is closed")),
+        (cut_short, ProtocolError, lambda f: (
+            f"{f.where} closed the connection in the middle of the response body"
+            f"{_bytes_read(f)}; the connection is closed, not reused")),
+        (wraps(http.client.HTTPException, unless=http.client.RemoteDisconnected),
+         ProtocolError, lambda f: (
+             f"{f.where} broke the HTTP protocol: {type(f.inner).__name__}: {f.inner}")),
+        (u3.ProtocolError, ConnectionError, lambda f: (
+            f"the connection to {f.where}{f.via} was lost: {f.inner}")),
+        ((u3.NewConnectionError, OSError), ConnectionError, lambda f: (
+            f"cannot connect to {f.where}{f.via}: {f.exc}")),
+        (u3.HTTPError, ConnectionError, lambda f: f"request to {f.where} failed: {f.exc}"),
+    )
+
+
+def _passes(test: _Test, failure: _Failure) -> bool:
+    if isinstance(test, (type, tuple)):
+        return isinstance(failure.exc, test)
+    return test(failure)
+
+
 def map_transport_error(
     exc: BaseException,
     host: str,
@@ -230,19 +342,11 @@ def map_transport_error(
     broke HTTP -- a bad status line, a malformed head or one cut off by EOF, more than 100
     headers, a line over 64 KiB, a body shorter than its Content-Length -- is a
     :class:`~securl.ProtocolError`.
+
+    Steps, in order: the special cases below, which look through the whole chain of causes,
+    then the first rule of :func:`_rules` that ``exc`` itself passes. An error no rule maps
+    comes back as it is (a ``BaseException`` that is no ``Exception`` as a RuntimeError).
     """
-    from urllib3 import exceptions as u3
-
-    from ..exceptions import (
-        ConnectionError,
-        ConnectTimeout,
-        ProtocolError,
-        ReadTimeout,
-        SecurlError,
-    )
-    from .head import MalformedResponseHead
-
-    where = f"{host}:{port}" if port else host
     chain = _causes(exc)
     for err in chain:
         if isinstance(err, SecurlError):
@@ -255,70 +359,8 @@ def map_transport_error(
     for err in chain:
         if isinstance(err, ssl.SSLError) and is_client_cert_demand(err):
             return client_cert_required(err, host, port, cert_given)
-    via = f" through proxy {proxy}" if proxy else ""
-    handshake_timeout = any("handshake operation timed out" in str(e) for e in chain)
-    # urllib3's NewConnectionError subclasses ConnectTimeoutError; only a real timeout counts.
-    if handshake_timeout or (
-        isinstance(exc, u3.ConnectTimeoutError)
-        and (not isinstance(exc, u3.NewConnectionError) or "timed out" in str(exc))
-    ):
-        return ConnectTimeout(
-            f"connecting to {where}{via} timed out (TCP connect or TLS handshake); check the "
-            "address and firewall, or raise the connect timeout",
-            reason=exc, host=host, port=port,
-        )
-    if isinstance(exc, (u3.ReadTimeoutError, TimeoutError)):
-        return ReadTimeout(
-            f"{where} did not send its response in time; raise the read timeout if the "
-            "server is known to be slow",
-            reason=exc, host=host, port=port,
-        )
-    if isinstance(exc, u3.NameResolutionError):
-        return ConnectionError(f"cannot resolve host name {host!r}{via}: {exc.__cause__ or exc}",
-                               reason=exc, host=host, port=port)
-    if isinstance(exc, u3.ProxyError):
-        return ConnectionError(f"the proxy {proxy} failed for {where}: {exc}",
-                               reason=exc, host=host, port=port)
-    if isinstance(exc, (u3.SSLError, ssl.SSLError)):
-        return ConnectionError(f"TLS handshake with {where}{via} failed: {exc}",
-                               reason=exc, host=host, port=port)
-    if isinstance(exc, (u3.HeaderParsingError, u3.DecodeError, u3.InvalidHeader)):
-        return ProtocolError(f"{where} sent a malformed response: {exc}",
-                             reason=exc, host=host, port=port)
-    if isinstance(exc, u3.ProtocolError):
-        inner = exc.args[1] if len(exc.args) > 1 else exc
-        text = str(inner)
-        if isinstance(inner, http.client.LineTooLong):
-            return ProtocolError(
-                f"{where} sent a response line longer than 64 KiB ({text}); securl refuses "
-                "oversized response heads", reason=exc, host=host, port=port)
-        if isinstance(inner, http.client.HTTPException) and "more than" in text and (
-                "headers" in text):
-            return ProtocolError(
-                f"{where} sent more than 100 response headers ({text}); securl refuses "
-                "oversized response heads", reason=exc, host=host, port=port)
-        if isinstance(inner, MalformedResponseHead):
-            return ProtocolError(f"{where} broke the HTTP protocol: {text}; the connection "
-                                 "is closed", reason=exc, host=host, port=port)
-        if isinstance(inner, http.client.IncompleteRead) or "ended prematurely" in text:
-            got = getattr(inner, "partial", None)
-            counts = (f" ({got if isinstance(got, int) else len(got)} bytes read, "
-                      f"{getattr(inner, 'expected', '?')} more expected)"
-                      if got is not None else "")
-            return ProtocolError(
-                f"{where} closed the connection in the middle of the response body{counts}; "
-                "the connection is closed, not reused", reason=exc, host=host, port=port)
-        if isinstance(inner, http.client.HTTPException) and not isinstance(
-                inner, http.client.RemoteDisconnected):
-            return ProtocolError(f"{where} broke the HTTP protocol: {type(inner).__name__}: "
-                                 f"{text}", reason=exc, host=host, port=port)
-        return ConnectionError(f"the connection to {where}{via} was lost: {text}",
-                               reason=exc, host=host, port=port)
-    if isinstance(exc, (u3.NewConnectionError, OSError)):
-        return ConnectionError(f"cannot connect to {where}{via}: {exc}",
-                               reason=exc, host=host, port=port)
-    if isinstance(exc, u3.HTTPError):
-        return ConnectionError(f"request to {where} failed: {exc}", reason=exc, host=host,
-                               port=port)
+    failure = _Failure(exc, chain, host, port, proxy)
+    for test, error_class, message in _rules():
+        if _passes(test, failure):
+            return error_class(message(failure), reason=exc, host=host, port=port)
     return exc if isinstance(exc, Exception) else RuntimeError(str(exc))
-

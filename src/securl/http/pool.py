@@ -17,7 +17,7 @@ from urllib3.connection import ProxyConfig
 from urllib3.connectionpool import ConnectionPool
 from urllib3.util import Url, parse_url
 
-from .._audit import redact_transport_logs
+from .._redact import redact_transport_logs
 from ..tls.decision import TrustDecision
 from .connection import SecurlHTTPConnectionPool, SecurlHTTPSConnectionPool
 

@@ -21,7 +21,8 @@ import urllib.parse
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from .._audit import emit, redact_url
+from .._audit import emit
+from .._redact import redact_url
 from ..exceptions import InsecureRedirectError, InvalidRequest
 from .target import Target, parse_target
 

@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 
 from urllib3 import BaseHTTPResponse, HTTPHeaderDict
 
-from .._audit import redact_url
+from .._redact import redact_url
 from .._version import __version__
 from ..admin.guard import check_process_wide
 from ..exceptions import ConfigurationError, InvalidRequest, PolicyError, TooManyRedirects

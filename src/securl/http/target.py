@@ -12,7 +12,7 @@ exact: a name that IDNA 2003 would silently map to a *different* name (``faß.de
 always the one the caller wrote. ASCII ``xn--`` labels must be valid Punycode.
 
 Error messages show URLs without their userinfo and with secret-looking query values
-redacted (``securl._audit.redact_url``): a refused URL never leaks a password into a log.
+redacted (``securl._redact.redact_url``): a refused URL never leaks a password into a log.
 
 Checking a URL is a pure function of its text, so results are memoised (a bounded LRU: a
 client calling the same URLs pays the parse once); refusals are never cached, they raise.
@@ -26,7 +26,7 @@ import urllib.parse
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
-from .._audit import redact_url
+from .._redact import redact_url
 from ..exceptions import InvalidRequest
 
 __all__ = ["SCHEMES", "Target", "check_headers", "check_method", "parse_target"]

@@ -15,7 +15,7 @@ from urllib3 import BaseHTTPResponse, HTTPHeaderDict
 from urllib3.util import SKIP_HEADER, Retry
 from urllib3.util import Timeout as Urllib3Timeout
 
-from .._audit import redact_url
+from .._redact import redact_url
 from ..exceptions import SecurlError
 from ..tls.decision import TrustDecision
 from .deadline import Deadline, set_current

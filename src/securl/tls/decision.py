@@ -43,9 +43,10 @@ import warnings
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from .._audit import emit, redact_url
+from .._audit import emit
 from .._caller import caller_location, external_stacklevel
 from .._policy import check_unverified_allowed, get_policy
+from .._redact import redact_url
 from ..exceptions import ConfigurationError, InsecureRequestWarning, InvalidRequest, PolicyError
 from .config import TLSConfig
 from .context import create_context, create_unverified_context

@@ -17,10 +17,11 @@ Rules this module follows:
 * **Fail closed on bad input**: a line that does not parse raises
   :class:`~securl.ConfigurationError` naming ``file:line``; nothing from a broken file is
   trusted or ignored.
-* **Atomic writes**: a new pin is written to a temporary file in the same directory, synced,
-  given the old file's permission bits, then renamed over the file (``os.replace``), so a
-  reader sees either the old or the new file, never half of one. Comments and layout are
-  kept.
+* **Atomic writes** (:func:`securl._fs.atomic_write`): a new pin is written to a temporary
+  file in the same directory, synced, given the old file's permission bits, then renamed
+  over the file (``os.replace``), so a reader sees either the old or the new file, never
+  half of one; the directory is synced too. A symlink is written through. Comments and
+  layout are kept.
 * **Serialised writes, across processes too**: a write re-reads the file and decides under a
   per-file thread lock *and* an exclusive OS lock on ``<file>.lock`` beside it (``flock`` on
   POSIX, ``msvcrt.locking`` on Windows), so two processes recording at the same instant
@@ -40,13 +41,13 @@ import contextlib
 import datetime
 import ipaddress
 import os
-import stat
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from .._fs import atomic_write
 from .._policy import get_policy
 from ..exceptions import ConfigurationError, PinMismatchError
 
@@ -173,40 +174,6 @@ def parse_pins(text: str, path: str, origin: str = "pins file") -> dict[tuple[st
         key: HostPins(path, origin, key[0], key[1], tuple(value), tuple(lines[key]))
         for key, value in pins.items()
     }
-
-
-def _write_atomic(path: str, data: bytes) -> None:
-    """Replace ``path`` with ``data`` atomically, keeping its permission bits (rules above)."""
-    import tempfile
-
-    real = os.path.realpath(path)
-    directory = os.path.dirname(real)
-    try:
-        mode = stat.S_IMODE(os.stat(real).st_mode)
-    except FileNotFoundError:
-        mode = 0o644  # like ~/.ssh/known_hosts: pins are public, only writes need care
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(real)}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, real)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    if hasattr(os, "O_DIRECTORY"):
-        try:
-            dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-        except OSError:  # pragma: no cover - best effort
-            return
-        try:
-            with contextlib.suppress(OSError):  # some filesystems refuse; best effort
-                os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
 
 
 #: How long a write waits for another process's lock on the same pins file.
@@ -374,7 +341,9 @@ class PinsFile:
 
     def _write(self, text: str) -> None:
         try:
-            _write_atomic(self.path, text.encode("utf-8"))
+            # Through a symlink to the file it names; a new file gets 0o644, like
+            # ~/.ssh/known_hosts: pins are public, only writes need care.
+            atomic_write(os.path.realpath(self.path), text.encode("utf-8"), new_file_mode=0o644)
         except OSError as exc:
             raise ConfigurationError(
                 f"cannot write {self.origin} {self.path}: {exc.strerror}; the pin was not "

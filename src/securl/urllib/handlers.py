@@ -25,8 +25,9 @@ from urllib.request import AbstractHTTPHandler, Request
 
 from urllib3 import HTTPResponse
 
-from .._audit import emit, redact_url
+from .._audit import emit
 from .._policy import get_policy
+from .._redact import redact_url
 from ..admin.guard import check_process_wide
 from ..exceptions import AuthError, InsecureRedirectError, PolicyError
 from ..http.deadline import Deadline

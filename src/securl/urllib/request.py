@@ -73,7 +73,7 @@ from urllib.request import (
     url2pathname,
 )
 
-from .._audit import redact_url
+from .._redact import redact_url
 from ..exceptions import (
     ConfigurationError,
     PolicyError,
