@@ -526,3 +526,31 @@ def test_pins_file_path_expands_the_home_directory(tmp_path: pathlib.Path,
     monkeypatch.setenv("HOME", str(tmp_path))
     (tmp_path / "pins").write_text(f"x.lab {PIN_A}\n")
     assert open_pins_file("~/pins").lookup("x.lab", 443).pins == (PIN_A,)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("call", ["securl.get", "urlopen"])
+def test_admin_pins_file_binds_securl_get_and_urlopen_alike(
+        call: str, ca: trustme.CA, ca_file: str, tmp_path: pathlib.Path, set_policy: object,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rule: the module function ``securl.get`` and the drop-in ``urlopen`` make the same trust
+    decision (``securl.tls.decision``): a wrong admin pin for the host is a PinMismatchError
+    (reason_code "pin-mismatch"), and the server receives no HTTP byte. (The drop-in used to
+    ignore the admin pins file and return 200.)"""
+    import securl.urllib.request as request
+
+    monkeypatch.setenv("SSL_CERT_FILE", ca_file)  # both trust the test CA, as an admin would
+    served = ca.issue_cert("localhost")
+    with recording_server(served) as (server, rec):
+        admin = write(tmp_path / "admin.pins", f"localhost:{server.port} {PIN_A}\n")
+        set_policy(f'pins_file = "{admin}"\n')  # type: ignore[operator]
+        try:
+            with pytest.raises(securl.PinMismatchError) as info:
+                if call == "securl.get":
+                    securl.get(url(server), timeout=5)
+                else:
+                    request.urlopen(url(server), timeout=5)
+        finally:
+            request.urlcleanup()
+        assert wait_for(lambda: len(rec.received) == 1) and rec.all_bytes == b""
+        assert rec.handshakes == 1
+    assert info.value.reason_code == "pin-mismatch"
