@@ -88,8 +88,8 @@ def child_env(extra: dict[str, str] | None = None, site: pathlib.Path | None = N
 
 def run_python(tmp_path: pathlib.Path, code: str, *, sitecustomize: str | None = HOOK,
                policy: str = "", audit: bool = True, env: dict[str, str] | None = None,
-               timeout: float = 60) -> Result:
-    """Run ``PRELUDE + code`` as ``tmp_path/app.py`` in a fresh interpreter."""
+               timeout: float = 60, head: str = "") -> Result:
+    """Run ``head + PRELUDE + code`` as ``tmp_path/app.py`` in a fresh interpreter."""
     site = tmp_path / "site"
     site.mkdir(exist_ok=True)
     if sitecustomize is not None:
@@ -100,7 +100,7 @@ def run_python(tmp_path: pathlib.Path, code: str, *, sitecustomize: str | None =
     if audit:
         text += f"\n[audit]\nlog_file = {json.dumps(str(log))}\n"
     policy_file.write_text(text)
-    script = PRELUDE + code
+    script = head + PRELUDE + code
     (tmp_path / "app.py").write_text(script)
     environment = child_env({"SECURL_POLICY": str(policy_file), **(env or {})}, site)
     proc = subprocess.run(

@@ -29,6 +29,8 @@ _ENV_TO_CLEAR = (
     "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SECURL_POLICY",
     "HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY", "https_proxy", "http_proxy",
     "all_proxy", "no_proxy", "PYTHONHTTPSVERIFY",
+    # libraries' own CA settings: tests state the trust they mean
+    "AWS_CA_BUNDLE", "PIP_CERT", "HTTPLIB2_CA_CERTS", "WEBSOCKET_CLIENT_CA_BUNDLE",
 )
 
 

@@ -94,6 +94,7 @@ EVENTS: Mapping[str, tuple[str, ...]] = MappingProxyType({
         "target", "value", "caller", "action", "verified", "detail", "phase", "mode",
     ),
     "securl.insecure_environment": ("variable", "value", "effect"),
+    "securl.unverified_connection": ("off", "library", "caller", "action"),
 })
 
 # -- events ------------------------------------------------------------------------------
@@ -220,10 +221,35 @@ def _busy() -> set[str]:
     return busy
 
 
+_held: dict[str, list[tuple[str | None, int | None, dict[str, Any]]]] | None = None
+
+
+def hold_events(*names: str) -> None:
+    """Keep ``securl.<name>`` events back until :func:`release_events` (the sitecustomize
+    hook's install: a process that never makes a TLS connection writes no event)."""
+    global _held
+    with _lock:
+        _held = {f"securl.{n}": [] for n in names}
+
+
+def release_events() -> None:
+    """Emit the events :func:`hold_events` kept back, in order, and stop holding."""
+    global _held
+    with _lock:
+        held, _held = _held, None
+    for name, entries in (held or {}).items():
+        for host, port, fields in entries:
+            emit(name.removeprefix("securl."), host=host, port=port, **fields)
+
+
 def emit(name: str, *, host: str | None = None, port: int | None = None,
          **fields: Any) -> AuditEvent:
     """Emit ``securl.<name>`` to every outlet (see the module docstring); never raises."""
     name = f"securl.{name}"
+    held = _held
+    if held is not None and name in held:
+        held[name].append((host, port, fields))
+        return AuditEvent(name, time.time(), host, port, MappingProxyType({}))
     try:
         clean: Mapping[str, Any] = MappingProxyType(
             {k: clean_field(k, v) for k, v in fields.items()})

@@ -22,7 +22,8 @@ import sys
 from collections.abc import Callable
 from types import FrameType
 
-__all__ = ["Caller", "caller_location", "external_stacklevel", "find_caller", "is_internal"]
+__all__ = ["CONNECTION_LIBRARIES", "Caller", "caller_location", "external_stacklevel",
+           "find_application", "find_caller", "is_internal"]
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _CLI_DIR = os.path.join(_PACKAGE_DIR, "cli") + os.sep
@@ -101,3 +102,74 @@ def external_stacklevel() -> int:
     """The ``stacklevel`` for warnings.warn() called here, pointing at application code."""
     _, depth = _walk(1, None)
     return depth
+
+
+# -- the code behind a TLS connection made by any library -----------------------------------
+
+#: Top-level packages that stand between application code and a TLS connection: HTTP and
+#: TLS libraries, their helpers, and the event-loop and green-thread libraries that run them.
+CONNECTION_LIBRARIES = frozenset({
+    "aiohappyeyeballs", "aiohttp", "anyio", "boto3", "botocore", "certifi", "eventlet",
+    "gevent", "greenlet", "h11", "h2", "httpcore", "httpx", "niquests", "pip", "requests",
+    "s3transfer", "securl", "sniffio", "trio", "truststore", "urllib3", "websocket",
+    "websockets", "yarl",
+})
+_STDLIB_DIR = os.path.dirname(os.path.abspath(os.__file__)) + os.sep
+_SITE_MARKS = (os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + os.sep)
+
+
+def _library_of(filename: str) -> str | None:
+    """The library a frame belongs to: a known package's name, the stdlib module's dotted
+    name, or None for application code."""
+    for mark in _SITE_MARKS:
+        at = filename.rfind(mark)
+        if at >= 0:
+            top = filename[at + len(mark):].split(os.sep, 1)[0]
+            top = top[:-3] if top.endswith(".py") else top
+            return top if top in CONNECTION_LIBRARIES else None
+    if filename.startswith(_PACKAGE_DIR) and not filename.startswith(_CLI_DIR):
+        return "securl"
+    if filename.startswith(_STDLIB_DIR):
+        rel = filename[len(_STDLIB_DIR):]
+        return rel[:-3].replace(os.sep, ".").removesuffix(".__init__") if rel.endswith(
+            ".py") else rel
+    if filename.startswith("<frozen "):
+        return filename[len("<frozen "):].rstrip(">")
+    for name in CONNECTION_LIBRARIES:  # a source checkout or a vendored copy
+        if f"{os.sep}{name}{os.sep}" in filename:
+            return name
+    return None
+
+
+def find_application(depth: int = 1) -> tuple[Caller | None, str]:
+    """The first frame outside the standard library and :data:`CONNECTION_LIBRARIES`,
+    looking up from ``depth``; and the library the application called (the outermost
+    library frame below it, e.g. ``requests`` or ``urllib.request``).
+
+    When every frame is library code (``python -m pip``), the outermost frame that is not
+    the standard library stands for the application.
+    """
+    try:
+        frame: FrameType | None = sys._getframe(depth + 1)
+    except ValueError:
+        return None, "unknown"
+    library = "unknown"
+    outermost: tuple[FrameType, int] | None = None
+    found = depth
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        owner = _library_of(filename)
+        if owner is None:
+            return Caller(filename, frame.f_lineno, str(frame.f_globals.get("__name__", "")),
+                          found), library
+        if not filename.startswith(_STDLIB_DIR) and not filename.startswith("<frozen "):
+            outermost = (frame, found)
+        if owner not in ("ssl", "socket", "selectors") and not owner.startswith("importlib"):
+            library = owner
+        frame = frame.f_back
+        found += 1
+    if outermost is None:
+        return None, library
+    frame, found = outermost
+    return Caller(frame.f_code.co_filename, frame.f_lineno,
+                  str(frame.f_globals.get("__name__", "")), found), library

@@ -55,7 +55,7 @@ import warnings
 from typing import Any, Literal
 
 from .._caller import Caller, find_caller
-from ..exceptions import PolicyError, SecurityWarning
+from ..exceptions import SecurityWarning
 
 __all__ = [
     "GUARDED",
@@ -150,9 +150,10 @@ def register_verified(value: Any) -> None:
     _known_verified[id(value)] = value
 
 
-for _value in (_STDLIB["create_default_context"], _STDLIB["SSLContext"]):
-    if _value is not None:
-        register_verified(_value)
+# Not ssl.SSLContext: called with no argument, as a factory slot calls it, the class gives
+# PROTOCOL_TLS and CERT_NONE (classify() accepts it only at ssl.SSLContext itself).
+if _STDLIB["create_default_context"] is not None:
+    register_verified(_STDLIB["create_default_context"])
 
 
 # --- the module class ------------------------------------------------------------------------
@@ -168,6 +169,8 @@ class _GuardedModule(types.ModuleType):
 
 
 def _guard_class_for(current: type) -> type:
+    if getattr(current, "_securl_stand_in", False):
+        current = current.__mro__[1]  # the sitecustomize hook's stand-in: take its place
     if current is types.ModuleType:
         return _GuardedModule
     # Someone else already subclassed the module type: keep their behaviour underneath.
@@ -262,7 +265,10 @@ def classify(name: str, value: Any) -> tuple[bool, str]:
     """
     if value is _MISSING:
         return False, f"ssl.{name} was deleted"
-    if id(value) in _known_verified and _known_verified[id(value)] is value:
+    if name == "SSLContext" and value is _STDLIB["SSLContext"]:
+        return True, "the standard library's ssl.SSLContext"
+    if (id(value) in _known_verified and _known_verified[id(value)] is value
+            and name != "SSLContext"):
         return True, f"{describe(value)} verifies certificates and host names"
     if value is _STDLIB["_create_unverified_context"]:
         return False, "ssl._create_unverified_context skips certificate and host name checks"
@@ -312,10 +318,15 @@ def security_warning(message: str, caller: Caller | None, *,
 
 
 def _advice() -> str:
+    from .._policy import get_policy
+
+    policy = get_policy().path or "/etc/securl/policy.toml"
     return (
-        "Trust the server's CA instead (SSL_CERT_FILE=ca.pem, or ca_certs= in securl), pass "
-        "your own ssl context to the one connection that needs it, or opt out per call with "
-        "securl.get(url, tls=securl.unverified(reason=...))"
+        "To reach a server whose certificate does not verify, trust its CA instead "
+        f"(SSL_CERT_FILE, or extra_ca_certs in the admin policy {policy}); an administrator "
+        'can set on_process_wide_unverified = "warn" there to let such patches through with '
+        "a warning. Connections are still checked one by one: with allow_unverified = true "
+        "an unverified one is warned about and audited, with false it is refused"
     )
 
 
@@ -327,7 +338,8 @@ def _policy_words(action: Action) -> str:
         return (f"admin policy on_process_wide_unverified = {action!r} "
                 f"({policy.origin_of('on_process_wide_unverified')})")
     if _installed:
-        return "securl.install() is active (default: refuse)"
+        return ("securl.install() is active (the admin's sitecustomize hook, or a call in "
+                "code), whose default is refuse")
     return "securl.install() was not called (default: warn)"
 
 
@@ -361,6 +373,9 @@ def _accept(name: str, value: Any, verified: bool, caller: object) -> None:
 
 def _on_assign(name: str, value: Any) -> None:
     """``ssl.<name> = value`` through the guard (see the module rules)."""
+    sitehook = sys.modules.get("_securl_sitehook")
+    if sitehook is not None:  # the admin's install() decides how this assignment is handled
+        sitehook.activate()
     caller = find_caller(3, also_internal=ssl_or_import_machinery)
     verified, detail = classify(name, value)
     if verified or name not in _protected:
@@ -369,18 +384,21 @@ def _on_assign(name: str, value: Any) -> None:
         _accept(name, value, verified, caller)
         return
     action = current_action()
-    where = f"{caller}: " if caller else ""
     _emit(name, value, action={"refuse": "refused", "warn": "warned", "allow": "allowed"}[action],
           verified=False, detail=detail, caller=caller, phase="assignment", mode=action)
     if action == "refuse":
-        raise PolicyError(
-            f"{where}securl refused `ssl.{name} = {describe(value)}`: it would turn off "
-            f"certificate verification process-wide ({detail}); the verifying value stays in "
-            f"place. Refused because {_policy_words(action)}. {_advice()}."
+        # Ignored, not raised: a library doing this at import must not kill the program;
+        # every connection is still judged at the handshake (securl.admin.handshake).
+        security_warning(
+            f"securl ignored `ssl.{name} = {describe(value)}`: it would turn off certificate "
+            f"verification for this whole process ({detail}); the verifying value stays in "
+            f"place. Ignored because {_policy_words(action)}. {_advice()}.",
+            caller, may_raise=False,
         )
+        return
     if action == "warn":
         security_warning(
-            f"{where}`ssl.{name} = {describe(value)}` turns off certificate verification for "
+            f"`ssl.{name} = {describe(value)}` turns off certificate verification for "
             f"this whole process ({detail}). Allowed with this warning because "
             f"{_policy_words(action)}. {_advice()}.",
             caller,
@@ -450,12 +468,8 @@ def review(*, phase: str, names: tuple[str, ...] | None = None,
                 find_caller(2, also_internal=ssl_or_import_machinery), may_raise=False,
             )
             continue
-        if action == "refuse":
-            raise PolicyError(
-                f"securl found `ssl.{name} = {describe(value)}` ({origin}), which turns off "
-                f"certificate verification ({detail}), and knows no verifying value to put "
-                f"back. Remove the patch. {_advice()}."
-            )
+        if action == "refuse":  # no verifying value to put back: the handshake check stays
+            action = "warn"
         _emit(name, value, action="warned" if action == "warn" else "allowed", verified=False,
               detail=detail, caller=made_by, phase=phase, mode=action)
         if action == "warn":

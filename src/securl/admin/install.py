@@ -39,11 +39,13 @@ import sys
 import threading
 from typing import Any
 
-from .._audit import emit
+from .._audit import emit, hold_events, release_events
 from .._policy import Policy, get_policy, load_process_policy
 from ..tls.config import TLSConfig
 from ..tls.context import build_context
+from . import default_trust as _default_trust
 from . import guard as _guard
+from . import handshake as _handshake
 from .environment import report_environment
 
 __all__ = ["https_context", "install", "is_installed", "status", "stdlib_client_context",
@@ -69,7 +71,18 @@ def https_context(purpose: ssl.Purpose = ssl.Purpose.SERVER_AUTH, *, cafile: Any
             or cadata is not None:
         original = _guard.stdlib_original("create_default_context")
         return original(purpose, cafile=cafile, capath=capath, cadata=cadata)  # type: ignore[no-any-return]
-    return build_context(_DEFAULT_CONFIG, seal=False)
+    return build_context(_DEFAULT_CONFIG, seal=False, base=_current_class())
+
+
+def _current_class() -> type[ssl.SSLContext] | None:
+    """``ssl.SSLContext`` now, when it is a subclass of the stdlib's (gevent's and eventlet's
+    green contexts make their own socket classes; a stdlib socket under them crashes)."""
+    current = vars(ssl).get("SSLContext")
+    stdlib = _guard.stdlib_original("SSLContext")
+    if (isinstance(current, type) and current is not stdlib and issubclass(current, stdlib)
+            and not current.__module__.startswith("truststore")):
+        return current
+    return None
 
 
 def stdlib_client_context(protocol: Any = None, *, cert_reqs: Any = _UNSET,
@@ -125,14 +138,15 @@ _lock = threading.Lock()
 _installation: _Installation | None = None
 
 
-def install(*, policy: str | None = None) -> None:
+def install(*, policy: str | None = None, defer_events: bool = False) -> None:
     """Make this interpreter's stdlib HTTPS verify with securl's trust and guard it.
 
     Safe to call from ``sitecustomize.py``; idempotent and cheap (no context is built until the
     first connection). ``policy=FILE`` pins the admin policy file (``$SECURL_POLICY`` is then
     ignored); naming another file than the one already loaded raises ConfigurationError. A
     malformed policy raises ConfigurationError and leaves everything as it was. See the module
-    docstring for the steps.
+    docstring for the steps. ``defer_events=True`` (the sitecustomize hook) keeps the
+    ``policy_loaded`` and ``installed`` events back until the first TLS connection.
     """
     global _installation
     with _lock:
@@ -140,19 +154,31 @@ def install(*, policy: str | None = None) -> None:
             if policy is not None:
                 load_process_policy(policy)
             return
-        loaded = load_process_policy(policy) if policy is not None else get_policy()
+        if defer_events:
+            hold_events("policy_loaded", "installed")
+            _handshake.on_first_connection(release_events)
+        try:
+            loaded = load_process_policy(policy) if policy is not None else get_policy()
+        except BaseException:
+            release_events()
+            raise
         # The policy's audit log was attached when the policy was loaded (_policy._apply).
         inst = _Installation(loaded)
         try:
             _guard.activate()
             _guard.set_installed(True)
+            _default_trust.enable()
+            _handshake.enable()
             findings = report_environment()
             reverted = _guard.review(phase="install", full=True)
             _place(inst, "_create_default_https_context", https_context)
             if loaded.verify_stdlib_clients:
                 _place(inst, "_create_stdlib_context", stdlib_client_context)
         except BaseException:
+            release_events()
             _unplace(inst)
+            _handshake.disable()
+            _default_trust.disable()
             _guard.set_installed(False)
             raise
         _installation = inst
@@ -194,20 +220,17 @@ def uninstall() -> None:
         if inst is None:
             return
         _unplace(inst)
+        _handshake.disable()
+        _default_trust.disable()
         _guard.set_installed(False)
         _installation = None
         emit("uninstalled", policy=inst.policy.path)
 
 
 def on_import() -> None:
-    """Run as the last step of ``import securl``: the guard goes on (warn mode), and an install
-    the sitecustomize hook left pending during this import runs now (see _sitehook)."""
+    """Run as the last step of ``import securl``: the guard goes on (warn mode until
+    ``install()``; the sitecustomize hook installs at the first TLS use, see _sitehook)."""
     _guard.activate()
-    hook = sys.modules.get("_securl_sitehook")
-    take = getattr(hook, "take_pending", None)
-    if take is not None:
-        for policy in take():
-            hook.run_install(policy)  # type: ignore[union-attr]
 
 
 def is_installed() -> bool:

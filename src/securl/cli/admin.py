@@ -36,17 +36,25 @@ END = "# <<< securl <<<"
 
 _HOOK = """\
 try:
-    import importlib.util as _securl_util
-    _securl_pkg = _securl_util.find_spec("securl")
+    import sys as _securl_sys
+    from importlib.machinery import ModuleSpec as _securl_Spec
+    from importlib.machinery import SourceFileLoader as _securl_Loader
+    _securl_pkg = None
+    for _securl_finder in _securl_sys.meta_path:
+        _securl_find = getattr(_securl_finder, "find_spec", None)
+        _securl_pkg = _securl_find("securl", None) if _securl_find else None
+        if _securl_pkg is not None:
+            break
     if _securl_pkg is None or not _securl_pkg.submodule_search_locations:
         raise ImportError("securl is not installed for this interpreter")
-    _securl_spec = _securl_util.spec_from_file_location(
-        "_securl_sitehook",
-        list(_securl_pkg.submodule_search_locations)[0] + "/_sitehook.py",
-    )
-    _securl_hook = _securl_util.module_from_spec(_securl_spec)
-    __import__("sys").modules["_securl_sitehook"] = _securl_hook
-    _securl_spec.loader.exec_module(_securl_hook)
+    _securl_file = list(_securl_pkg.submodule_search_locations)[0] + "/_sitehook.py"
+    _securl_load = _securl_Loader("_securl_sitehook", _securl_file)
+    _securl_hook = type(_securl_sys)("_securl_sitehook")
+    _securl_hook.__file__ = _securl_file
+    _securl_hook.__loader__ = _securl_load
+    _securl_hook.__spec__ = _securl_Spec("_securl_sitehook", _securl_load, origin=_securl_file)
+    _securl_sys.modules["_securl_sitehook"] = _securl_hook
+    _securl_load.exec_module(_securl_hook)
     _securl_hook.arm({args})
 except Exception as _securl_error:
     print(

@@ -29,6 +29,7 @@ from ..http.target import parse_target
 from ..tls.certinfo import CertInfo, describe_certificate
 from ..tls.config import TLSConfig
 from ..tls.context import create_context, create_unverified_context
+from ..tls.judged import judged_by_securl
 from ..tls.trust import TrustInfo, resolve_trust
 
 __all__ = ["CheckError", "CheckResult", "check", "format_result"]
@@ -118,7 +119,8 @@ def _handshake(host: str, port: int, ctx: ssl.SSLContext, timeout: float) -> ssl
     except OSError as exc:
         raise CheckError(f"cannot connect to {host}:{port}: {exc}") from exc
     try:
-        return ctx.wrap_socket(raw, server_hostname=host)
+        with judged_by_securl("diagnostic handshake (securl check)"):
+            return ctx.wrap_socket(raw, server_hostname=host)
     except BaseException:
         raw.close()
         raise

@@ -27,6 +27,7 @@ from ..exceptions import ConfigurationError
 from ..http.errors import tls_verification_error
 from ..tls.config import TLSConfig
 from ..tls.context import create_context, create_unverified_context
+from ..tls.judged import judged_by_securl
 from ..tls.peer import peer_chain
 from ..tls.pins import format_host, open_pins_file
 from ..tls.x509 import CertSummary, hostname_matches, parse_certificate
@@ -80,7 +81,8 @@ def _is_ip(host: str) -> bool:
 def _handshake(ctx: ssl.SSLContext, host: str, port: int,
                timeout: float) -> tuple[bytes, tuple[bytes, ...], str | None, str | None]:
     """One TLS handshake; returns (leaf DER, presented chain, version, cipher). No request."""
-    with socket.create_connection((host, port), timeout=timeout) as raw, ctx.wrap_socket(
+    with socket.create_connection((host, port), timeout=timeout) as raw, \
+            judged_by_securl("diagnostic handshake (securl pin)"), ctx.wrap_socket(
             raw, server_hostname=None if _is_ip(host) else host) as tls:
         leaf = tls.getpeercert(binary_form=True) or b""
         chain, _ = peer_chain(tls, leaf, verified=False)

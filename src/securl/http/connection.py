@@ -57,6 +57,7 @@ from urllib3.util.ssltransport import SSLTransport
 from .._audit import emit
 from ..exceptions import PinMismatchError, TLSVerificationError
 from ..tls.decision import TrustDecision
+from ..tls.judged import judged_by_securl
 from ..tls.peer import PeerInfo, peer_chain
 from ..tls.pins import changed_key_error
 from ..tls.x509 import hostname_matches, parse_certificate, spki_pin
@@ -202,7 +203,8 @@ class SecurlHTTPSConnection(HTTPSConnection):
             # Re-checks the trust and client-key files; raises if they became unusable.
             self.ssl_context = self.securl_trust.context(recheck_files=True)
         try:
-            super().connect()
+            with judged_by_securl(self.securl_trust.mode):
+                super().connect()
         except builtins.TimeoutError as exc:
             raise ConnectTimeoutError(
                 self, f"TLS handshake with {self.host}:{self.port} timed out "

@@ -290,13 +290,27 @@ def _sources_changed(ctx: ssl.SSLContext) -> bool:
     return bool(paths) and file_signature(paths) != getattr(ctx, "_securl_signature", None)
 
 
+_sealed_classes: dict[type, type[ssl.SSLContext]] = {}
+
+
+def _sealed_class(base: type[ssl.SSLContext]) -> type[ssl.SSLContext]:
+    """SealedSSLContext over ``base``, a subclass of ssl.SSLContext (e.g. gevent's)."""
+    cls = _sealed_classes.get(base)
+    if cls is None:
+        cls = _sealed_classes[base] = type("SealedSSLContext", (_SealMixin, base), {})
+    return cls
+
+
 def build_context(config: TLSConfig, policy: Policy | None = None, *, seal: bool = True,
-                  alpn: bool = True) -> ssl.SSLContext:
+                  alpn: bool = True, base: type[ssl.SSLContext] | None = None
+                  ) -> ssl.SSLContext:
     """Build (uncached) a verifying context for ``config``; see the module rules.
 
     ``seal=False`` leaves it unsealed, for a caller that gets its own fresh context and may
     legitimately configure it (``securl.install()``'s stdlib factories); ``alpn=False`` leaves
-    out the ``http/1.1`` ALPN offer (for non-HTTP protocols such as SMTP or IMAP).
+    out the ``http/1.1`` ALPN offer (for non-HTTP protocols such as SMTP or IMAP);
+    ``base`` makes the context a subclass of that ssl.SSLContext subclass (gevent's and
+    eventlet's green contexts) instead of the stdlib class.
     """
     policy = policy or get_policy()
     trust = resolve_trust(config)
@@ -307,7 +321,7 @@ def build_context(config: TLSConfig, policy: Policy | None = None, *, seal: bool
     if trust.source == "truststore":
         ctx = _truststore_context_class()(ssl.PROTOCOL_TLS_CLIENT)
     else:
-        ctx = SealedSSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx = (_sealed_class(base) if base else SealedSSLContext)(ssl.PROTOCOL_TLS_CLIENT)
     ctx.minimum_version = max(config.minimum_version, policy.minimum_tls_version)
     ctx.verify_mode = ssl.CERT_REQUIRED
     ctx.check_hostname = True
