@@ -43,7 +43,8 @@ async def _fetch(u, insecure):
         ctx.verify_mode = ssl.CERT_NONE
     async with asyncio.timeout(10):
         reader, writer = await asyncio.open_connection(p.hostname, p.port, ssl=ctx)  # CALL
-    writer.write(f"GET / HTTP/1.1\\r\\nHost: {p.hostname}\\r\\nConnection: close\\r\\n\\r\\n".encode())
+    request = f"GET / HTTP/1.1\\r\\nHost: {p.hostname}\\r\\nConnection: close\\r\\n\\r\\n"
+    writer.write(request.encode())
     data = await asyncio.wait_for(reader.read(), 10)
     writer.close()
     return "ok" if data.startswith(b"HTTP/1.1 200") else "bad:" + repr(data[:40])

@@ -106,11 +106,9 @@ def test_policy_is_pinned_in_the_hook_and_beats_securl_policy(
     code = PRELUDE + """
 import securl, securl._policy
 print("policy=" + securl._policy.get_policy().path)
-try:
-    ssl._create_default_https_context = ssl._create_unverified_context
-    print("patch=allowed")
-except securl.PolicyError:
-    print("patch=refused")
+ssl._create_default_https_context = ssl._create_unverified_context  # ignored under refuse
+print("patch=" + ("allowed" if ssl._create_default_https_context is
+                  ssl._create_unverified_context else "refused"))
 """
     proc = subprocess.run([sys.executable, "-c", code],
                           env=child_env({POLICY_ENV: str(lax), "SSL_CERT_FILE": ca_file}, site),

@@ -99,6 +99,10 @@ def raises() -> ssl.SSLContext:
         ("SSLContext", lambda p: ssl.SSLContext(p), False, "not a class"),
         ("_create_stdlib_context", UNVERIFIED, False, "skips"),
         ("SSLContext", _guard._MISSING, False, "deleted"),
+        # the class itself in a factory slot: called with no argument it gives CERT_NONE
+        ("_create_default_https_context", ssl.SSLContext, False, "verify_mode=CERT_NONE"),
+        ("create_default_context", ssl.SSLContext, False, "verify_mode=CERT_NONE"),
+        ("SSLContext", ssl.SSLContext, True, "standard library"),
     ],
 )
 def test_classify(guard: Guard, name: str, value: Any, verifies: bool, why: str) -> None:
@@ -126,7 +130,7 @@ def test_warn_by_default_without_install_names_this_file_and_line(guard: Guard) 
     assert ssl._create_default_https_context is UNVERIFIED
     (w,) = rec.list
     assert (w.filename, w.lineno) == (__file__, line)
-    assert f"{__file__}:{line}" in str(w.message)
+    assert f"{__file__}:{line}" not in str(w.message)  # the warning's own location says it
     (event,) = guard.patches()
     assert event["action"] == "warned"
     assert event["caller"] == f"{__file__}:{line}"
@@ -146,16 +150,19 @@ def test_warning_turned_into_an_error_leaves_the_safe_value(guard: Guard) -> Non
 def test_refuse_by_policy_without_install(guard: Guard) -> None:
     guard.policy('on_process_wide_unverified = "refuse"\n')
     before = ssl.SSLContext
-    with pytest.raises(securl.PolicyError, match=r"refused `ssl.SSLContext = .*NaiveUnverified`"):
-        ssl.SSLContext = NaiveUnverified  # type: ignore[misc]
+    line = line_after(2)
+    with pytest.warns(securl.SecurityWarning, match=r"ignored `ssl.SSLContext = .*NaiveUnv") as rec:
+        ssl.SSLContext = NaiveUnverified  # type: ignore[misc]  # no exception: ignored
     assert ssl.SSLContext is before
+    assert (rec.list[0].filename, rec.list[0].lineno) == (__file__, line)
+    assert "on_process_wide_unverified" in str(rec.list[0].message)
     (event,) = guard.patches()
     assert (event["action"], event["mode"]) == ("refused", "refuse")
 
 
 def test_refuse_after_install_by_default(guard: Guard) -> None:
     securl.install()
-    with pytest.raises(securl.PolicyError, match=r"securl\.install\(\) is active"):
+    with pytest.warns(securl.SecurityWarning, match=r"sitecustomize hook, or a call in code"):
         ssl.create_default_context = UNVERIFIED
     assert ssl.create_default_context is _guard.stdlib_original("create_default_context")
 
@@ -174,7 +181,7 @@ def test_verified_replacements_are_accepted_and_become_the_safe_value(guard: Gua
     truststore.inject_into_ssl()
     try:
         assert ssl.SSLContext is truststore.SSLContext
-        with pytest.raises(securl.PolicyError):
+        with pytest.warns(securl.SecurityWarning, match="ignored"):
             ssl.SSLContext = NaiveUnverified  # type: ignore[misc]
         assert ssl.SSLContext is truststore.SSLContext
     finally:
@@ -190,9 +197,11 @@ def test_stdlib_client_factory_is_protected_only_when_policy_verifies_it(guard: 
     guard.policy("verify_stdlib_clients = true\n")
     securl.install()
     assert ssl._create_stdlib_context.__qualname__ == "stdlib_client_context"
-    with pytest.raises(securl.PolicyError):
+    with pytest.warns(securl.SecurityWarning, match="ignored"):
         ssl._create_stdlib_context = UNVERIFIED
+    assert ssl._create_stdlib_context.__qualname__ == "stdlib_client_context"
     securl.uninstall()
+    assert ssl._create_stdlib_context is UNVERIFIED  # the stdlib's own value came back
     assert ssl._create_stdlib_context is UNVERIFIED
 
 
@@ -242,8 +251,9 @@ def test_resetting_the_module_class_is_undone(guard: Guard) -> None:
     _guard.check_process_wide()
     assert isinstance(ssl, _guard._GuardedModule)
     assert guard.patches()[-1]["action"] == "reactivated"
-    with pytest.raises(securl.PolicyError):
+    with pytest.warns(securl.SecurityWarning, match="ignored"):
         ssl._create_default_https_context = UNVERIFIED
+    assert ssl._create_default_https_context is not UNVERIFIED
 
 
 def test_install_reexamines_a_disable_accepted_under_warn(guard: Guard) -> None:

@@ -22,10 +22,10 @@ from collections.abc import Iterator
 
 import pytest
 import trustme
-from _child import run_python
+
+from _child import EAGER_HOOK, HOOK, run_python
 from _libraries import LIBRARIES, script
 from _servers import LocalServer, server_context
-
 from securl.tls.judged import current_judgement
 
 
@@ -91,3 +91,109 @@ def test_allow_unverified_false(tmp_path: pathlib.Path, library: str, ca_file: s
 
 def test_no_judgement_outside_securl() -> None:
     assert current_judgement() is None
+
+
+# --- gevent and eventlet, patched before or after install() ---------------------------------
+
+@pytest.mark.parametrize("patcher", ["gevent", "eventlet"])
+@pytest.mark.parametrize("order", ["before", "after"])
+@pytest.mark.parametrize("library", ["urlopen", "http.client", "requests"])
+def test_green_threads_keep_the_admins_trust_and_checks(
+        tmp_path: pathlib.Path, patcher: str, order: str, library: str, ca_file: str,
+        private_server: LocalServer, self_signed_server: LocalServer) -> None:
+    head = {"gevent": "from gevent import monkey\nmonkey.patch_all()\n",
+            "eventlet": "import eventlet\neventlet.monkey_patch()\n"}[patcher]
+    # before: the hook installs at the first TLS use, after the patch; after: install() runs
+    # in sitecustomize, before the program patches.
+    sitecustomize = HOOK if order == "before" else EAGER_HOOK
+    _, code = script(library)
+    env = {"GOOD_URL": private_server.url("/"), "BAD_URL": self_signed_server.url("/"),
+           "CASES": "a,b,c"}
+    result = run_python(tmp_path, code, head=head, sitecustomize=sitecustomize, env=env,
+                        policy=f"extra_ca_certs = {json.dumps(ca_file)}\n", timeout=120)
+    assert result.out("a") == "ok", result.stderr[-2000:]
+    assert result.out("b").startswith("fail:"), result.out("b")
+    assert result.out("c") == "ok", result.stderr[-2000:]  # opt-out: allowed ...
+    (event,) = result.named("securl.unverified_connection")  # ... and seen
+    assert event["caller"].endswith(f"app.py:{result.line_of('# CALL')}")
+    assert len(self_signed_server.seen) == 1  # only the opt-out reached it
+    assert "Traceback" not in result.stderr
+
+
+# --- the guard's bypasses: the connection is judged, whatever the slot holds ----------------
+
+BYPASSES = {
+    "alias of ssl.SSLContext": "ssl._create_default_https_context = ssl.SSLContext",
+    "create_default_context alias": "ssl.create_default_context = ssl.SSLContext",
+    "vars(ssl) write":
+        'vars(ssl)["_create_default_https_context"] = ssl._create_unverified_context',
+    "cached then weakened": (
+        "CACHED = ssl.create_default_context()\n"
+        "ssl._create_default_https_context = lambda: CACHED\n"
+        "CACHED.check_hostname = False\n"
+        "CACHED.verify_mode = ssl.CERT_NONE"),
+    "functools.partial": (
+        "import functools\n"
+        "ssl._create_default_https_context = functools.partial(\n"
+        "    ssl._create_unverified_context, cert_reqs=ssl.CERT_NONE)"),
+}
+
+
+@pytest.mark.parametrize("allow", [True, False])
+@pytest.mark.parametrize("bypass", list(BYPASSES))
+def test_guard_bypasses_never_give_a_verified_looking_unverified_connection(
+        tmp_path: pathlib.Path, bypass: str, allow: bool, ca_file: str,
+        self_signed_server: LocalServer) -> None:
+    code = BYPASSES[bypass] + "\nprint('bad=' + fetch(BAD))  # FETCH\n"
+    policy = f"extra_ca_certs = {json.dumps(ca_file)}\n" + (
+        "" if allow else "allow_unverified = false\n")
+    result = run_python(tmp_path, code, policy=policy,
+                        env={"BAD_URL": self_signed_server.url("/")})
+    assert result.returncode == 0, result.stderr  # no crash at the patch
+    bad = result.out("bad")
+    unverified = result.named("securl.unverified_connection")
+    if bad.startswith("ok:"):
+        # it got through: only as a seen, allowed, unverified connection
+        assert allow, bad
+        (event,) = unverified
+        assert event["action"] == "allowed"
+        # the first frame outside the libraries: the urlopen call in the prelude's fetch()
+        assert event["caller"].endswith(f"app.py:{result.line_of('urlopen(url')}")
+        assert "SecurityWarning: unverified TLS connection" in result.stderr
+    else:
+        assert self_signed_server.seen == []
+        if unverified:  # refused at the connection, by policy
+            assert not allow and unverified[0]["action"] == "refused"
+            assert "allow_unverified = false" in bad
+        else:  # the slot kept a verifying value: normal verification failed
+            assert "CERTIFICATE_VERIFY_FAILED" in bad or "certificate verify failed" in bad
+    if bypass in ("alias of ssl.SSLContext", "create_default_context alias"):
+        # refused at the assignment (the class in a factory slot gives CERT_NONE)
+        (patch,) = result.named("securl.monkeypatch")
+        assert patch["action"] == "refused" and patch["verified"] is False
+
+
+def test_the_classic_line_in_a_third_party_module_does_not_kill_the_program(
+        tmp_path: pathlib.Path, ca_file: str, private_server: LocalServer,
+        self_signed_server: LocalServer) -> None:
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "legacy_sdk.py").write_text(
+        "import ssl\n"
+        "try:\n"
+        "    _create_unverified_https_context = ssl._create_unverified_context\n"
+        "except AttributeError:\n"
+        "    pass\n"
+        "else:\n"
+        "    ssl._create_default_https_context = _create_unverified_https_context\n")
+    code = ("import legacy_sdk\n"
+            "print('good=' + fetch(GOOD))\nprint('bad=' + fetch(BAD))\n")
+    result = run_python(tmp_path, code, policy=f"extra_ca_certs = {json.dumps(ca_file)}\n",
+                        env={"GOOD_URL": private_server.url("/"),
+                             "BAD_URL": self_signed_server.url("/")})
+    assert result.returncode == 0, result.stderr
+    assert result.out("good") == "ok:hello"
+    assert result.out("bad").startswith("fail:SSLCertVerificationError")
+    assert "legacy_sdk.py:7: SecurityWarning: securl ignored" in result.stderr
+    (patch,) = result.named("securl.monkeypatch")
+    assert patch["caller"].endswith("legacy_sdk.py:7") and patch["action"] == "refused"
+    assert self_signed_server.seen == []

@@ -63,9 +63,15 @@ def _securl_initializing() -> bool:
     return module is not None and bool(getattr(module.__spec__, "_initializing", False))
 
 
-def activate() -> None:
-    """Import securl and run ``install()`` once (see the module rules); never raises."""
-    if _state["done"] or _state["owner"] == get_ident() or _securl_initializing():
+def activate(*, from_securl: bool = False) -> None:
+    """Import securl and run ``install()`` once (see the module rules); never raises.
+
+    ``from_securl=True``: called by the last step of ``import securl`` (the package is
+    complete, though still marked as initialising), so a program that uses securl itself
+    gets the admin's installation, and its policy, before its first call.
+    """
+    if _state["done"] or _state["owner"] == get_ident() or (
+            _securl_initializing() and not from_securl) or _state["ssl"] is None:
         return
     with _lock:
         if _state["done"]:
@@ -120,7 +126,7 @@ def _class_stand_in(cls: type, name: str) -> "Any":
             if name in ("_wrap_socket", "_wrap_bio") and not _state["owner"]:
                 _refuse_connection()
             method = original or inherited
-        return method(self, *args, **kwargs)
+        return method(self, *args, **kwargs)  # type: ignore[misc]
 
     stand_in._securl_stand_in = True  # type: ignore[attr-defined]
     stand_in._securl_original = original  # type: ignore[attr-defined]

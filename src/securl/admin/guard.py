@@ -4,48 +4,45 @@ Watched attributes (``GUARDED``): ``ssl._create_default_https_context`` (what ``
 and ``urllib.request`` use when given no context), ``ssl.create_default_context``,
 ``ssl._create_stdlib_context`` (smtplib, imaplib, poplib, ftplib) and ``ssl.SSLContext``.
 
+The guard is the second line. The first is the check every client connection passes under
+``securl.install()`` (:mod:`securl.admin.handshake`): whatever a slot holds, the context a
+connection actually uses is judged there. The guard makes a process-wide disable visible at
+the line that made it, and keeps the slots verifying where policy says so.
+
 Rules:
 
 * ``activate()`` (run by ``import securl``) swaps the ssl module's class for a
   :class:`types.ModuleType` subclass whose ``__setattr__`` sees every ``ssl.X = value`` of a
   watched name. It reads no file and builds no context: it costs microseconds.
-* An assignment is a *process-wide disable* when the new value does not verify and the value
-  it replaces is one the guard protects (every watched name, except ``_create_stdlib_context``
-  unless ``install()`` made it verify). "Verifies" means: contexts it makes have
-  ``verify_mode == CERT_REQUIRED`` and ``check_hostname``. The guard finds out by making one
-  (calling the factory with no arguments, or the class with ``PROTOCOL_TLS_CLIENT``); anything
-  that fails to make one counts as not verifying. ``ssl._create_unverified_context`` and the
-  stdlib originals are recognised by identity. So ``truststore.inject_into_ssl()`` (a verified
-  SSLContext replacement) is accepted, ``ssl._create_default_https_context =
-  ssl._create_unverified_context`` is not.
+* An assignment is a *process-wide disable* when the new value does not verify and the name
+  is protected (every watched name, except ``_create_stdlib_context`` unless ``install()``
+  made it verify). "Verifies" means contexts it makes have ``verify_mode == CERT_REQUIRED``
+  and ``check_hostname``; the guard finds out by making one, the way the slot is used
+  (a factory with no arguments, the class with ``PROTOCOL_TLS_CLIENT``). Recognised by
+  identity: the stdlib's ``create_default_context`` (verifies), ``_create_unverified_context``
+  (does not), and ``ssl.SSLContext`` only in its own slot (as a factory it gives CERT_NONE).
+  Anything that fails to make a context counts as not verifying.
 * A disable is handled by the action in force: admin policy ``on_process_wide_unverified`` if
   set, else ``"refuse"`` after ``securl.install()`` and ``"warn"`` before it.
-  ``refuse``: :class:`~securl.PolicyError` at the assignment, the old value stays.
-  ``warn``: the assignment happens, a :class:`~securl.SecurityWarning` naming the patching
-  code's file:line is shown (every time, whatever the warning registry says).
-  ``allow``: the assignment happens silently. Each case emits ``securl.monkeypatch``
-  (target, caller, action, detail) whatever warning filters say; so does every accepted
-  (verifying or harmless) assignment.
+  ``refuse``: the assignment is *ignored* (the verifying value stays) with a
+  :class:`~securl.SecurityWarning` at the patching line -- never an exception, so a library
+  with the classic line does not kill the program at import. ``warn``: the assignment
+  happens, with a SecurityWarning at that line. ``allow``: it happens silently. Each case
+  emits ``securl.monkeypatch`` (target, caller, action, detail); so does every accepted
+  assignment.
 * Changes that bypass ``__setattr__`` (``vars(ssl)[...] = ...``, resetting the module class,
   patches made before securl was imported) are caught by :func:`check_process_wide`, a few
-  identity comparisons cheap enough for every request, and by ``install()``. Found after the
-  fact, a disable under ``refuse`` is *reverted* (the safe value is put back) with a warning and
-  an audit event; nothing is raised into the unrelated request that noticed it.
+  identity comparisons run on every connection, and by ``install()``. Under ``refuse`` the
+  safe value is put back (reverted) with a warning and an audit event.
 * The code behind a patch is found by :func:`securl._caller.find_caller`'s rule, with the
-  ``ssl`` module's own frames and the import machinery skipped too
-  (:func:`ssl_or_import_machinery`).
+  ``ssl`` module's own frames and the import machinery skipped too.
 
 The environment variables people use to turn verification off are
 :mod:`securl.admin.environment`'s concern (reported by ``install()``).
-
-What the guard cannot see: libraries that build their own contexts (urllib3, requests, httpx,
-pip, aiohttp), ``from ssl import create_default_context`` copies taken before a patch, and
-in-process code determined to defeat it. It stops accidents and careless libraries, not malware.
 """
 
 from __future__ import annotations
 
-import _ssl
 import os
 import ssl
 import sys
@@ -56,6 +53,8 @@ from typing import Any, Literal
 
 from .._caller import Caller, find_caller
 from ..exceptions import SecurityWarning
+from .stdlib_class import STDLIB_ORIGINALS as _STDLIB
+from .stdlib_class import stdlib_original
 
 __all__ = [
     "GUARDED",
@@ -63,6 +62,7 @@ __all__ = [
     "check_process_wide",
     "classify",
     "current_action",
+    "stdlib_original",
 ]
 
 Action = Literal["refuse", "warn", "allow"]
@@ -80,32 +80,6 @@ _SSL_DICT: dict[str, Any] = vars(ssl)
 _SSL_FILE = os.path.abspath(getattr(ssl, "__file__", "ssl.py"))
 
 
-def _find_stdlib_function(name: str) -> Any:
-    """The function ``name`` defined in ssl.py itself, found under any of its aliases."""
-    for value in list(_SSL_DICT.values()):
-        code = getattr(value, "__code__", None)
-        if (
-            code is not None
-            and getattr(value, "__module__", None) == "ssl"
-            and getattr(value, "__qualname__", None) == name
-            and os.path.basename(code.co_filename) == "ssl.py"
-        ):
-            return value
-    return None
-
-
-def _find_stdlib_sslcontext() -> Any:
-    for cls in _ssl._SSLContext.__subclasses__():
-        if cls.__module__ == "ssl" and cls.__qualname__ == "SSLContext":
-            return cls
-    return None  # pragma: no cover - CPython always has it
-
-
-_STDLIB: dict[str, Any] = {
-    "create_default_context": _find_stdlib_function("create_default_context"),
-    "_create_unverified_context": _find_stdlib_function("_create_unverified_context"),
-    "SSLContext": _find_stdlib_sslcontext(),
-}
 #: What each watched name holds in a fresh interpreter.
 _STDLIB_DEFAULT: dict[str, Any] = {
     "_create_default_https_context": _STDLIB["create_default_context"],
@@ -113,12 +87,6 @@ _STDLIB_DEFAULT: dict[str, Any] = {
     "_create_stdlib_context": _STDLIB["_create_unverified_context"],
     "SSLContext": _STDLIB["SSLContext"],
 }
-
-
-def stdlib_original(name: str) -> Any:
-    """The stdlib's own ``create_default_context``, ``_create_unverified_context`` or
-    ``SSLContext``, whatever the ssl module holds now (None if it cannot be found)."""
-    return _STDLIB[name]
 
 
 # --- state ---------------------------------------------------------------------------------

@@ -77,9 +77,13 @@ def _native_verifier(owner: object) -> bool:
 
 def _what_is_off(ctx: Any) -> str | None:
     off = []
-    if ctx.verify_mode == ssl.CERT_NONE:
+    try:
+        verify_mode, check_hostname = ctx.verify_mode, ctx.check_hostname
+    except Exception as exc:  # a context class that cannot be judged counts as unverified
+        return f"a context securl could not read ({type(exc).__name__})"
+    if verify_mode == ssl.CERT_NONE:
         off.append("certificate verification (verify_mode=CERT_NONE)")
-    if not ctx.check_hostname:
+    if not check_hostname:
         off.append("host name check (check_hostname=False)")
     return " and ".join(off) or None
 

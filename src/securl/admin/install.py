@@ -47,6 +47,7 @@ from . import default_trust as _default_trust
 from . import guard as _guard
 from . import handshake as _handshake
 from .environment import report_environment
+from .stdlib_class import stdlib_original
 
 __all__ = ["https_context", "install", "is_installed", "status", "stdlib_client_context",
            "uninstall"]
@@ -69,7 +70,7 @@ def https_context(purpose: ssl.Purpose = ssl.Purpose.SERVER_AUTH, *, cafile: Any
     _guard.check_process_wide()
     if purpose != ssl.Purpose.SERVER_AUTH or cafile is not None or capath is not None \
             or cadata is not None:
-        original = _guard.stdlib_original("create_default_context")
+        original = stdlib_original("create_default_context")
         return original(purpose, cafile=cafile, capath=capath, cadata=cadata)  # type: ignore[no-any-return]
     return build_context(_DEFAULT_CONFIG, seal=False, base=_current_class())
 
@@ -78,7 +79,7 @@ def _current_class() -> type[ssl.SSLContext] | None:
     """``ssl.SSLContext`` now, when it is a subclass of the stdlib's (gevent's and eventlet's
     green contexts make their own socket classes; a stdlib socket under them crashes)."""
     current = vars(ssl).get("SSLContext")
-    stdlib = _guard.stdlib_original("SSLContext")
+    stdlib = stdlib_original("SSLContext")
     if (isinstance(current, type) and current is not stdlib and issubclass(current, stdlib)
             and not current.__module__.startswith("truststore")):
         return current
@@ -100,7 +101,7 @@ def stdlib_client_context(protocol: Any = None, *, cert_reqs: Any = _UNSET,
     that is a per-call decision in code, not a process-wide default.
     """
     _guard.check_process_wide()
-    original = _guard.stdlib_original("_create_unverified_context")
+    original = stdlib_original("_create_unverified_context")
     if cert_reqs is not _UNSET or check_hostname is not _UNSET \
             or purpose != ssl.Purpose.SERVER_AUTH or protocol not in _CLIENT_PROTOCOLS:
         given = {k: v for k, v in (("cert_reqs", cert_reqs), ("check_hostname", check_hostname))
@@ -219,6 +220,7 @@ def uninstall() -> None:
         inst = _installation
         if inst is None:
             return
+        release_events()  # held since a hook install: the log shows installed, then this
         _unplace(inst)
         _handshake.disable()
         _default_trust.disable()
@@ -229,8 +231,13 @@ def uninstall() -> None:
 
 def on_import() -> None:
     """Run as the last step of ``import securl``: the guard goes on (warn mode until
-    ``install()``; the sitecustomize hook installs at the first TLS use, see _sitehook)."""
+    ``install()``), and the sitecustomize hook, if it waits for the first TLS use, installs
+    now (see _sitehook): a program that imports securl gets the admin's policy first."""
     _guard.activate()
+    sitehook = sys.modules.get("_securl_sitehook")
+    activate = getattr(sitehook, "activate", None)
+    if activate is not None:
+        activate(from_securl=True)
 
 
 def is_installed() -> bool:
@@ -248,6 +255,8 @@ def status() -> dict[str, Any]:
         "policy": inst.policy.path if inst else None,
         "sitecustomize": getattr(hook, "__file__", None),
         "sitecustomize_hook": sitehook is not None,
+        "hook_failure": repr(sitehook.failure()) if sitehook is not None
+        and getattr(sitehook, "failure", None) and sitehook.failure() else None,
         "https_context": _guard.describe(vars(ssl).get("_create_default_https_context")),
         "stdlib_clients_verified": bool(inst and "_create_stdlib_context" in inst.placed),
         "guard_active": isinstance(ssl, _guard._GuardedModule),

@@ -10,11 +10,13 @@ remembers what was there so ``uninstall()`` leaves the class exactly as it found
 from __future__ import annotations
 
 import _ssl
+import os
+import ssl
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["STDLIB_SSLCONTEXT", "set_methods"]
+__all__ = ["STDLIB_ORIGINALS", "STDLIB_SSLCONTEXT", "set_methods", "stdlib_original"]
 
 
 def _find() -> type:
@@ -25,6 +27,34 @@ def _find() -> type:
 
 
 STDLIB_SSLCONTEXT: type = _find()
+
+
+def _find_stdlib_function(name: str) -> Any:
+    """The function ``name`` defined in ssl.py itself, found under any of its aliases."""
+    for value in list(vars(ssl).values()):
+        code = getattr(value, "__code__", None)
+        if (
+            code is not None
+            and getattr(value, "__module__", None) == "ssl"
+            and getattr(value, "__qualname__", None) == name
+            and os.path.basename(code.co_filename) == "ssl.py"
+        ):
+            return value
+    return None
+
+
+#: The stdlib's own factories and class, whatever the ssl module's names hold now.
+STDLIB_ORIGINALS: dict[str, Any] = {
+    "create_default_context": _find_stdlib_function("create_default_context"),
+    "_create_unverified_context": _find_stdlib_function("_create_unverified_context"),
+    "SSLContext": STDLIB_SSLCONTEXT,
+}
+
+
+def stdlib_original(name: str) -> Any:
+    """The stdlib's own ``create_default_context``, ``_create_unverified_context`` or
+    ``SSLContext`` (None if it cannot be found)."""
+    return STDLIB_ORIGINALS[name]
 _MISSING: Any = object()
 #: name -> what the class held before securl first set it (_MISSING: nothing of its own)
 _before: dict[str, Any] = {}
