@@ -7,6 +7,7 @@ test CA (which SSL_CERT_FILE names) and one self-signed.
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import socket
@@ -406,7 +407,7 @@ def smtp(port):
         with smtplib.SMTP_SSL("127.0.0.1", port, timeout=10) as s:
             return "ok:" + str(s.noop()[0])
     except ssl.SSLCertVerificationError as exc:
-        return "fail:" + exc.verify_message
+        return "fail:" + exc.verify_message + ":" + str(exc)
 print("good=" + smtp(int(os.environ["GOOD_PORT"])))
 print("bad=" + smtp(int(os.environ["BAD_PORT"])))
 print("factory=" + ssl._create_stdlib_context.__qualname__)
@@ -427,6 +428,12 @@ def test_mail_clients_verify_only_when_policy_says_so(
     assert r.out("bad").startswith(bad), r.out("bad")
     expected = "stdlib_client_context" if policy else "_create_unverified_context"
     assert r.out("factory") == expected
+    if policy:  # the error says who checks and why: securl's policy key
+        assert "verify_stdlib_clients = true" in r.out("bad"), r.out("bad")
+    else:  # unverified by the stdlib's default: seen at the connection, allowed, audited
+        events = r.named("securl.unverified_connection")
+        assert [e["action"] for e in events] == ["allowed", "allowed"]
+        assert events[0]["library"] == "smtplib"
 
 
 # --- the deferred sitecustomize hook -------------------------------------------------------
@@ -489,3 +496,40 @@ def test_warnings_as_errors_never_stop_install(tmp_path: pathlib.Path) -> None:
               extra={"PYTHONWARNINGS": "error", "PYTHONHTTPSVERIFY": "0"})
     assert r.stdout.strip() == "True", r.stderr
     assert "SecurityWarning: PYTHONHTTPSVERIFY='0'" in r.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ["-c", "import ssl, sys; print('securl' in sys.modules)"],
+    ["-c", "import ssl, urllib.request, http.client, sys; print('securl' in sys.modules)"],
+    ["-m", "pip", "--version"],
+])
+def test_the_hook_writes_no_event_and_imports_nothing_without_a_tls_connection(
+        tmp_path: pathlib.Path, args: list[str]) -> None:
+    log = tmp_path / "audit.jsonl"
+    policy = tmp_path / "policy.toml"
+    policy.write_text(f'[audit]\nlog_file = "{log}"\n')
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(HOOK)
+    r = subprocess.run([sys.executable, *args], env=child_env(
+        {"SECURL_POLICY": str(policy), "PIP_CONFIG_FILE": os.devnull}, site),
+        capture_output=True, text=True, timeout=60, check=False)
+    assert r.returncode == 0, r.stderr
+    if args[0] == "-c":
+        assert r.stdout.strip() == "False"  # securl was never imported
+    assert not log.exists() or log.read_text() == ""
+
+
+def test_the_first_tls_connection_releases_the_install_events(
+        tmp_path: pathlib.Path, https_server: LocalServer, ca_file: str) -> None:
+    log = tmp_path / "audit.jsonl"
+    policy = tmp_path / "policy.toml"
+    policy.write_text(f'[audit]\nlog_file = "{log}"\n')
+    code = ("import ssl, urllib.request\n"
+            f"ctx = ssl.create_default_context(cafile={ca_file!r})\n"
+            "print(urllib.request.urlopen("
+            f"{https_server.url('/')!r}, context=ctx, timeout=10).read())\n")
+    r = run_c(tmp_path, code, extra={"SECURL_POLICY": str(policy)})
+    assert r.returncode == 0, r.stderr
+    events = [json.loads(line)["event"] for line in log.read_text().splitlines()]
+    assert events[:2] == ["securl.policy_loaded", "securl.installed"], events

@@ -197,3 +197,19 @@ def test_the_classic_line_in_a_third_party_module_does_not_kill_the_program(
     (patch,) = result.named("securl.monkeypatch")
     assert patch["caller"].endswith("legacy_sdk.py:7") and patch["action"] == "refused"
     assert self_signed_server.seen == []
+
+
+def test_trust_info_and_doctor_say_what_default_trust_is_in_this_process(
+        tmp_path: pathlib.Path, ca_file: str) -> None:
+    code = ("import securl\ninfo = securl.trust_info()\n"
+            "print('scope=' + info.scope)\nprint('extra=' + str(info.extra_ca_certs))\n"
+            "from securl.cli.doctor import collect, format_report\n"
+            "print(format_report(collect()))\n")
+    policy = f"extra_ca_certs = {json.dumps(ca_file)}\n"
+    hooked = run_python(tmp_path, code, policy=policy)
+    assert hooked.out("scope").startswith("the default trust of every library in this process")
+    assert hooked.out("extra") == ca_file
+    assert f"plus policy extra_ca_certs: {ca_file}" in hooked.stdout
+    (tmp_path / "plain").mkdir()
+    plain = run_python(tmp_path / "plain", code, policy=policy, sitecustomize="")
+    assert "other libraries use their own defaults" in plain.out("scope")

@@ -114,10 +114,34 @@ def stdlib_client_context(protocol: Any = None, *, cert_reqs: Any = _UNSET,
                         keyfile=keyfile, cafile=cafile, capath=capath, cadata=cadata)
     if keyfile and not certfile:
         raise ValueError("certfile must be specified")
-    ctx = build_context(_DEFAULT_CONFIG, seal=False, alpn=False)
+    base = _current_class()
+    ctx = build_context(_DEFAULT_CONFIG, seal=False, alpn=False, base=base)
+    if base is None:
+        ctx.sslsocket_class = _MailClientSocket
     if certfile:
         ctx.load_cert_chain(certfile, keyfile)
     return ctx
+
+
+class _MailClientSocket(ssl.SSLSocket):
+    """The socket of :func:`stdlib_client_context`: a failed verification says why it is
+    checked at all (mail and FTP clients do not verify without securl's policy key)."""
+
+    def do_handshake(self, block: bool = False) -> None:
+        try:
+            super().do_handshake(block)
+        except ssl.SSLCertVerificationError as exc:
+            policy = get_policy()
+            explained = ssl.SSLCertVerificationError(
+                exc.errno, f"{exc.strerror or exc}. securl checks this certificate because "
+                f"admin policy sets verify_stdlib_clients = true "
+                f"({policy.origin_of('verify_stdlib_clients')}): trust the server's CA "
+                "(SSL_CERT_FILE or the policy's extra_ca_certs)")
+            explained.verify_code = exc.verify_code
+            explained.verify_message = exc.verify_message
+            explained.reason = exc.reason
+            explained.library = exc.library
+            raise explained from exc
 
 
 _guard.register_verified(https_context)

@@ -76,7 +76,8 @@ def _trust(problems: list[str]) -> dict[str, Any]:
     except SecurlError as exc:
         problems.append(f"trust source: {exc}")
         return {"source": None, "error": str(exc)}
-    return {"source": info.source, "location": info.location, "reason": info.reason}
+    return {"source": info.source, "location": info.location, "reason": info.reason,
+            "extra_ca_certs": info.extra_ca_certs, "scope": info.scope}
 
 
 def _policy(problems: list[str]) -> dict[str, Any]:
@@ -223,6 +224,10 @@ def format_report(report: dict[str, Any]) -> str:
     if trust.get("source"):
         lines.append(f"  trust source:  {trust['source']}: {trust['location']}")
         lines.append(f"                 why: {trust['reason']}")
+        if trust.get("extra_ca_certs"):
+            lines.append(f"                 plus policy extra_ca_certs: {trust['extra_ca_certs']}")
+        if trust.get("scope"):
+            lines.append(f"                 used by: {trust['scope']}")
     else:
         lines.append(f"  trust source:  ERROR: {trust['error']}")
     lines.append("  environment:")

@@ -60,6 +60,10 @@ class TrustInfo:
     capath: str | None = None
     cadata: str | bytes | None = None
     reason: str = ""
+    #: the admin policy's extra CA file, added to every source but ``ca_certs``
+    extra_ca_certs: str | None = None
+    #: who gets this trust in this process (filled by :func:`trust_info`)
+    scope: str = ""
 
     @property
     def location(self) -> str:
@@ -76,7 +80,10 @@ class TrustInfo:
         return " and ".join(parts)
 
     def __str__(self) -> str:
-        return f"trust source: {self.source} ({self.location}); {self.reason}"
+        extra = f", plus policy extra_ca_certs {self.extra_ca_certs}" if self.extra_ca_certs \
+            else ""
+        scope = f"; {self.scope}" if self.scope else ""
+        return f"trust source: {self.source} ({self.location}{extra}); {self.reason}{scope}"
 
 
 def _has_hashed_certs(path: str) -> bool:
@@ -194,5 +201,26 @@ def resolve_trust(config: TLSConfig, environ: Mapping[str, str] | None = None) -
 
 
 def trust_info(config: TLSConfig | None = None) -> TrustInfo:
-    """Report which trust source a context built now for ``config`` would use, and why."""
-    return resolve_trust(config or TLSConfig())
+    """Report which trust source a context built now for ``config`` would use, and why.
+
+    ``extra_ca_certs`` and ``scope`` say what else is trusted and who gets it: under
+    ``securl.install()`` the default trust of every library in the process (see
+    :mod:`securl.admin.default_trust`), otherwise securl's own connections only.
+    """
+    from dataclasses import replace
+
+    from .._policy import get_policy
+
+    info = resolve_trust(config or TLSConfig())
+    extra = get_policy().extra_ca_certs if info.source != "ca_certs" else None
+    handshake = sys.modules.get("securl.admin.handshake")
+    installed = bool(handshake and handshake.enabled())
+    if config is not None and config.ca_certs is not None:
+        scope = "the connections made with this ca_certs= only"
+    elif installed:
+        scope = ("the default trust of every library in this process (securl.install() is "
+                 "active): a CA file a program names itself is used as given")
+    else:
+        scope = ("securl's own connections; other libraries use their own defaults "
+                 "(securl.install() is not active in this process)")
+    return replace(info, extra_ca_certs=extra, scope=scope)
