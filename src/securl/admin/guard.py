@@ -233,8 +233,11 @@ def classify(name: str, value: Any) -> tuple[bool, str]:
     """
     if value is _MISSING:
         return False, f"ssl.{name} was deleted"
-    if name == "SSLContext" and value is _STDLIB["SSLContext"]:
-        return True, "the standard library's ssl.SSLContext"
+    if value is _STDLIB["SSLContext"]:
+        if name == "SSLContext":
+            return True, "the standard library's ssl.SSLContext"
+        return False, ("ssl.SSLContext called with no argument, as this slot is called, gives "
+                       "PROTOCOL_TLS contexts with verify_mode=CERT_NONE")
     if (id(value) in _known_verified and _known_verified[id(value)] is value
             and name != "SSLContext"):
         return True, f"{describe(value)} verifies certificates and host names"
