@@ -5,11 +5,22 @@ The file is ``$SECURL_POLICY`` if that is set, else ``/etc/securl/policy.toml``
 A file that cannot be parsed, or holds an unknown key or a value of the wrong type, fails
 closed: :class:`~securl.ConfigurationError` naming the file, the key and the expected type.
 
-Applications can tighten what policy allows (e.g. pass ``minimum_version="1.3"``) but never
-loosen it: every check that policy governs reads :func:`get_policy` at the decision point, and
-the :class:`Policy` object is frozen. ``securl.install(policy=FILE)`` (written by
-``securl admin install-sitecustomize --policy FILE``) pins the file before anything reads it;
-once a policy is loaded no other file can replace it in that process.
+Applications can tighten what policy allows (e.g. pass ``minimum_version="1.3"``) through
+securl's API, which reads :func:`get_policy` at every decision point, and the
+:class:`Policy` object is frozen. (Code in the same process can still reach into securl's
+internals; the threat model in docs/security-model.md says what the policy guards against.)
+
+Pinning: ``securl.install(policy=FILE)`` and the sitecustomize hook written by ``securl
+admin install-sitecustomize --policy FILE`` pin the file *before* anything reads it
+(:func:`pinned_policy_path`). A pinned process loads only that file: if loading it fails,
+every later decision fails the same way (closed), never falling back to the default path or
+``$SECURL_POLICY``. Once a policy is loaded no other file can replace it in that process.
+
+Local users: the policy file, and the ``extra_ca_certs`` and ``pins_file`` it names, are
+used only when they and every directory above them belong to root or this user and are
+writable by no one else (StrictModes, :mod:`securl.admin.files`); paths in the policy must
+be absolute. In a setuid process (AT_SECURE) ``$SECURL_POLICY`` is ignored, with an audit
+event.
 """
 
 from __future__ import annotations
@@ -188,24 +199,90 @@ def parse_policy(text: str, path: str) -> Policy:
                 raise _bad(path, text, key, expected, value)
             values[key] = parse_tls_version(value)
         else:
+            if key in _PATH_KEYS:
+                _check_path(path, text, key, str(value))
             values[key] = value
+    if "audit_log_file" in values:
+        _check_path(path, text, "audit.log_file", values["audit_log_file"])
     return Policy(**values, origins=tuple(origins))
+
+
+_PATH_KEYS = frozenset({"extra_ca_certs", "pins_file"})
+
+
+def _check_path(path: str, text: str, key: str, value: str) -> None:
+    """Paths in the policy: absolute, and a CA file trusted like the policy itself."""
+    from .admin.files import check_trusted_file, require_absolute
+
+    where = f"securl policy {_where(path, text, key)}: key {key!r}"
+    require_absolute(value, what=where)
+    if key == "extra_ca_certs" and os.path.lexists(value):
+        check_trusted_file(value, what=where)
+
+
+_pinned_path: str | None = None
+
+
+def pinned_policy_path() -> str | None:
+    """The policy file this process is bound to before any load, if any: the one
+    ``install(policy=...)`` named, or the sitecustomize hook's ``--policy``."""
+    if _pinned_path is not None:
+        return _pinned_path
+    hook = sys.modules.get("_securl_sitehook")
+    pinned = getattr(hook, "pinned_policy", None)
+    return pinned() if pinned is not None else None
+
+
+def policy_source() -> tuple[str, str]:
+    """``(path, why)``: the policy file this process loads and what chose it."""
+    pinned = pinned_policy_path()
+    if pinned:
+        return pinned, "pinned (install(policy=...) or the sitecustomize hook's --policy)"
+    if os.environ.get("SECURL_POLICY") and not _ignore_environment("SECURL_POLICY"):
+        return os.environ["SECURL_POLICY"], "named by $SECURL_POLICY"
+    return default_policy_path({}), "the default location"
+
+
+def _ignore_environment(name: str) -> bool:
+    """In a setuid process the environment is the invoker's: ignore it (audited once)."""
+    from .admin.files import setuid_process
+
+    if not setuid_process():
+        return False
+    _report_ignored(name)
+    return True
+
+
+_ignored_reported: set[str] = set()
+
+
+def _report_ignored(name: str) -> None:
+    if name in _ignored_reported:
+        return
+    _ignored_reported.add(name)
+    from ._audit import emit
+
+    emit("insecure_environment", variable=name, value=os.environ.get(name, ""),
+         effect="ignored: this process runs setuid/setgid (AT_SECURE), so its environment "
+                "is the invoking user's")
 
 
 def load_policy(path: str | None = None, *, named_by: str = "securl.install(policy=...)"
                 ) -> Policy:
-    """Read and validate the policy file at ``path`` (default: :func:`default_policy_path`).
+    """Read and validate the policy file at ``path`` (default: :func:`policy_source`).
 
     A missing file means the defaults only when nobody named it: a path given here (by
-    ``named_by``) or in ``$SECURL_POLICY`` that does not exist is a ConfigurationError.
+    ``named_by``), pinned, or in ``$SECURL_POLICY`` that does not exist is a
+    ConfigurationError. An existing file must pass the StrictModes check.
     """
-    if path is not None:
-        pass
-    elif os.environ.get("SECURL_POLICY"):
-        named_by = "SECURL_POLICY"
-    else:
-        named_by = ""
-    path = path or default_policy_path()
+    if path is None:
+        path, why = policy_source()
+        named_by = "" if why == "the default location" else (
+            "SECURL_POLICY" if why.startswith("named by") else "the pinned policy")
+    if os.path.lexists(path):
+        from .admin.files import check_trusted_file
+
+        check_trusted_file(path, what="securl policy")
     try:
         with open(path, "rb") as f:
             raw = f.read()
@@ -256,9 +333,15 @@ def load_process_policy(path: str) -> Policy:
     returned; from another file (or from the defaults), ConfigurationError: a later caller can
     never swap the admin's policy for a looser one.
     """
-    global _policy
+    global _policy, _pinned_path
     with _lock:
         if _policy is None:
+            if _pinned_path is None:
+                _pinned_path = path  # before loading: a failure below must not unpin it
+            elif not _same_file(_pinned_path, path):
+                raise ConfigurationError(
+                    f"securl policy {path} cannot be used: this process is pinned to "
+                    f"{_pinned_path}, and a process has exactly one policy")
             loaded = load_policy(path)
             _apply(loaded)
             _policy = loaded
@@ -321,6 +404,8 @@ def _on_loaded(policy: Policy) -> None:
 
 def _reset_for_tests() -> None:
     """Forget the loaded policy (tests only; a real process reads it once)."""
-    global _policy
+    global _policy, _pinned_path
     with _lock:
         _policy = None
+        _pinned_path = None
+        _ignored_reported.clear()

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from types import ModuleType
     from typing import Any
 
-__all__ = ["activate", "arm", "armed", "failure"]
+__all__ = ["activate", "arm", "armed", "failure", "pinned_policy"]
 
 _CLASS_METHODS = ("_wrap_socket", "_wrap_bio", "load_default_certs",
                   "set_default_verify_paths", "load_verify_locations")
@@ -51,6 +51,11 @@ _WATCHED = frozenset(("_create_default_https_context", "create_default_context",
 _lock = allocate_lock()
 _state: "dict[str, Any]" = {"policy": None, "ssl": None, "done": False, "owner": None,
                             "failure": None, "factories": {}, "module_class": None}
+
+
+def pinned_policy() -> "str | None":
+    """The policy file the hook pins (``--policy``), if any: securl loads only that one."""
+    return _state["policy"]  # type: ignore[no-any-return]
 
 
 def failure() -> "BaseException | None":

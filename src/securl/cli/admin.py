@@ -26,7 +26,8 @@ from collections.abc import Sequence
 from dataclasses import fields
 
 from .._fs import atomic_write
-from .._policy import Policy, default_policy_path, load_policy
+from ..admin.files import check_trusted_dir
+from .._policy import Policy, load_policy, policy_source
 from ..exceptions import ConfigurationError
 
 __all__ = ["admin_main", "install_sitecustomize", "show_policy", "uninstall_sitecustomize"]
@@ -116,10 +117,15 @@ def _shadowing_note(site_dir: str, path: str) -> str:
 def install_sitecustomize(site_dir: str | None = None, policy: str | None = None) -> str:
     """Write (or refresh) securl's block in ``site_dir/sitecustomize.py``; returns a report.
 
-    Rules: content outside the block is never changed; the file is replaced atomically with its
-    mode kept (:func:`securl._fs.atomic_write`); a policy file named with ``policy`` must exist
-    and be valid (ConfigurationError otherwise), so the hook never points at a file that would
-    stop every interpreter's install().
+    Rules: content outside the block is never changed; the file is replaced atomically
+    (:func:`securl._fs.atomic_write`), keeping its mode without setuid/setgid bits and without
+    group or other write; a policy file named with ``policy`` must exist, be valid and pass
+    the StrictModes check (ConfigurationError otherwise), so the hook never points at a file
+    that would stop every interpreter's install() or that another user could edit. The site
+    directory must be writable by no one but root or this user (no sticky exception: any file
+    there is code every interpreter runs). A ``sitecustomize.py`` that is a symbolic link
+    (Debian links it to ``/etc/python3.X``) is written at its target, which must pass the
+    same check.
     """
     site_dir = site_dir or default_site_dir()
     if policy is not None:
@@ -127,7 +133,8 @@ def install_sitecustomize(site_dir: str | None = None, policy: str | None = None
         load_policy(os.path.abspath(policy), named_by="--policy")
     if not os.path.isdir(site_dir):
         raise ConfigurationError(f"site directory {site_dir!r} does not exist")
-    path = os.path.join(site_dir, "sitecustomize.py")
+    check_trusted_dir(site_dir, what="site directory", allow_sticky=False)
+    path = _real_target(os.path.join(site_dir, "sitecustomize.py"))
     text = _read(path)
     block = hook_block(policy)
     if text is None:
@@ -139,8 +146,22 @@ def install_sitecustomize(site_dir: str | None = None, policy: str | None = None
         else:
             sep = "" if not text or text.endswith("\n") else "\n"
             new, verb = text + sep + block, "appended securl's block to"
-    atomic_write(path, new, new_file_mode=0o644)
+    atomic_write(path, new, new_file_mode=0o644, mode_mask=0o755)
     return f"{verb} {path}\n" + _shadowing_note(site_dir, path)
+
+
+def _real_target(path: str) -> str:
+    """``path``, or the file a symbolic link there names (checked like the site directory)."""
+    if not os.path.islink(path):
+        return path
+    target = os.path.realpath(path)
+    if not os.path.isfile(target):
+        raise ConfigurationError(
+            f"{path} is a symbolic link to {target}, which is not a regular file; create "
+            "that file or remove the link, then run this again")
+    check_trusted_dir(os.path.dirname(target), what="sitecustomize target",
+                      allow_sticky=False)
+    return target
 
 
 def uninstall_sitecustomize(site_dir: str | None = None) -> tuple[int, str]:
@@ -150,7 +171,7 @@ def uninstall_sitecustomize(site_dir: str | None = None) -> tuple[int, str]:
     No file or no block: exit code 1 and a message saying so (nothing is changed).
     """
     site_dir = site_dir or default_site_dir()
-    path = os.path.join(site_dir, "sitecustomize.py")
+    path = _real_target(os.path.join(site_dir, "sitecustomize.py"))
     text = _read(path)
     if text is None:
         return 1, f"{path} does not exist; nothing to remove\n"
@@ -159,7 +180,7 @@ def uninstall_sitecustomize(site_dir: str | None = None) -> tuple[int, str]:
         return 1, f"{path} has no securl block; nothing to remove\n"
     rest = before + after
     if rest.strip():
-        atomic_write(path, rest, new_file_mode=0o644)
+        atomic_write(path, rest, new_file_mode=0o644, mode_mask=0o755)
         return 0, f"removed securl's block from {path}\n"
     os.unlink(path)
     return 0, f"removed {path} (it held only securl's block)\n"
@@ -179,12 +200,6 @@ _MEANING = {
 }
 
 
-def _policy_source() -> tuple[str, str]:
-    if os.environ.get("SECURL_POLICY"):
-        return os.environ["SECURL_POLICY"], "named by $SECURL_POLICY"
-    return default_policy_path(), "the default location"
-
-
 def show_policy(as_json: bool = False, path: str | None = None) -> str:
     """The effective policy, one line per key: value and where it came from.
 
@@ -195,7 +210,7 @@ def show_policy(as_json: bool = False, path: str | None = None) -> str:
         source_path, why = os.path.abspath(path), "named by --policy"
         policy = load_policy(source_path, named_by="--policy")
     else:
-        source_path, why = _policy_source()
+        source_path, why = policy_source()
         policy = load_policy()
     exists = policy.path is not None
     rows = []

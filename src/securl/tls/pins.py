@@ -18,10 +18,15 @@ Rules this module follows:
   :class:`~securl.ConfigurationError` naming ``file:line``; nothing from a broken file is
   trusted or ignored.
 * **Atomic writes** (:func:`securl._fs.atomic_write`): a new pin is written to a temporary
-  file in the same directory, synced, given the old file's permission bits, then renamed
-  over the file (``os.replace``), so a reader sees either the old or the new file, never
-  half of one; the directory is synced too. A symlink is written through. Comments and
-  layout are kept.
+  file in the same directory, synced, then renamed over the file (``os.replace``), so a
+  reader sees either the old or the new file, never half of one; the directory is synced
+  too. Comments and layout are kept. A symbolic link at the path is refused, never written
+  through; a new file is 0o644 for root and 0o600 for other users (the umask applying), and
+  no pins file securl writes is writable by group or others.
+* **Trusted files only**: a pins file is read only when it and every directory above it
+  are owned by root or this user and writable by no one else (sticky directories such as
+  /tmp excepted; :mod:`securl.admin.files`). The lock file is opened without following
+  links and must be a regular file of root's or this user's.
 * **Serialised writes, across processes too**: a write re-reads the file and decides under a
   per-file thread lock *and* an exclusive OS lock on ``<file>.lock`` beside it (``flock`` on
   POSIX, ``msvcrt.locking`` on Windows), so two processes recording at the same instant
@@ -41,6 +46,7 @@ import contextlib
 import datetime
 import ipaddress
 import os
+import stat
 import sys
 import threading
 import time
@@ -49,6 +55,7 @@ from dataclasses import dataclass
 
 from .._fs import atomic_write
 from .._policy import get_policy
+from ..admin.files import check_trusted_file
 from ..exceptions import ConfigurationError, PinMismatchError
 
 __all__ = [
@@ -207,12 +214,24 @@ else:
         fcntl.flock(fd, fcntl.LOCK_UN)
 
 
+def _check_lock_file(fd: int, lock_path: str) -> None:
+    """The lock file must be a regular file of root's or this user's (closes ``fd`` if not)."""
+    st = os.fstat(fd)
+    geteuid = getattr(os, "geteuid", None)
+    if not stat.S_ISREG(st.st_mode) or (geteuid is not None and st.st_uid not in (0, geteuid())):
+        os.close(fd)
+        raise OSError(0, f"{lock_path} is not a regular file owned by root or this user "
+                         f"(uid {st.st_uid})")
+
+
 @contextlib.contextmanager
 def _interprocess_lock(path: str, origin: str) -> Iterator[None]:
     """Hold the exclusive OS lock on ``<path>.lock`` (module rules); fails closed on timeout."""
-    lock_path = os.path.realpath(path) + ".lock"
+    lock_path = path + ".lock"
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(lock_path, flags, 0o600)
+        _check_lock_file(fd, lock_path)
     except OSError as exc:
         raise ConfigurationError(
             f"cannot write {origin} {path}: its lock file {lock_path} cannot be opened "
@@ -266,6 +285,9 @@ class PinsFile:
             ) from None
         if (st.st_size, st.st_mtime_ns, st.st_ino) == self._stamp:
             return
+        # Another user who can change the file (or a directory above it) could add a pin
+        # for their own server: refuse it, as sshd's StrictModes does.
+        check_trusted_file(self.path, what=f"{self.origin} {self.path}")
         try:
             with open(self.path, "rb") as f:
                 st = os.fstat(f.fileno())
@@ -340,10 +362,18 @@ class PinsFile:
         self._write(text + line + "\n")
 
     def _write(self, text: str) -> None:
+        if os.path.islink(self.path):
+            raise ConfigurationError(
+                f"cannot write {self.origin} {self.path}: it is a symbolic link (to "
+                f"{os.readlink(self.path)}), and securl never writes through a link someone "
+                "could have planted; point pins_file at the real file. The pin was not "
+                "recorded and the connection was refused (fail closed)"
+            )
         try:
-            # Through a symlink to the file it names; a new file gets 0o644, like
-            # ~/.ssh/known_hosts: pins are public, only writes need care.
-            atomic_write(os.path.realpath(self.path), text.encode("utf-8"), new_file_mode=0o644)
+            # A new file: 0o644 for root (pins are public, like /etc/ssh/ssh_known_hosts),
+            # 0o600 for other users, the umask applying; never writable by group or others.
+            atomic_write(self.path, text.encode("utf-8"), mode_mask=0o755,
+                         new_file_mode=0o644 if _euid() == 0 else 0o600)
         except OSError as exc:
             raise ConfigurationError(
                 f"cannot write {self.origin} {self.path}: {exc.strerror}; the pin was not "
@@ -351,6 +381,11 @@ class PinsFile:
             ) from None
         self._stamp = None  # force a re-read (and re-validation) on the next lookup
         self._refresh(required=True)
+
+
+def _euid() -> int | None:
+    geteuid = getattr(os, "geteuid", None)
+    return geteuid() if geteuid is not None else None
 
 
 _files: dict[tuple[str, str], PinsFile] = {}

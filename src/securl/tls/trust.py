@@ -194,10 +194,23 @@ def resolve_trust(config: TLSConfig, environ: Mapping[str, str] | None = None) -
     """Decide where the CAs for ``config`` come from (see the module docstring for the rule)."""
     if config.ca_certs is not None:
         return _from_ca_certs(config)
-    env = _from_environment(os.environ if environ is None else environ)
+    if environ is None:
+        environ = os.environ
+        if ("SSL_CERT_FILE" in environ or "SSL_CERT_DIR" in environ) and _setuid():
+            environ = {}  # the invoking user's environment: ignored, as OpenSSL does
+    env = _from_environment(environ)
     if env is not None:
         return env
     return _from_system() or _from_certifi()
+
+
+def _setuid() -> bool:
+    """A setuid/setgid process (AT_SECURE): audited once per variable, see securl._policy."""
+    from .._policy import _ignore_environment
+
+    ignored = [_ignore_environment(n) for n in ("SSL_CERT_FILE", "SSL_CERT_DIR")
+               if n in os.environ]
+    return any(ignored)
 
 
 def trust_info(config: TLSConfig | None = None) -> TrustInfo:
