@@ -18,8 +18,9 @@ A refusal is a :class:`~securl.ConfigurationError` naming the file or directory,
 and mode found, and the fix (``chown``/``chmod``). On Windows (no POSIX owners) the checks
 are skipped.
 
-``/dev/null`` (always empty) is accepted as it is. Paths named in the policy must be absolute (:func:`require_absolute`): a relative path
-would resolve against each process's current directory.
+``/dev/null`` (always empty) is accepted as it is. Paths named in the policy must be
+absolute (:func:`require_absolute`): a relative path would resolve against each process's
+current directory.
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ from ..tls.config import TLSConfig
 from ..tls.context import create_context, create_unverified_context
 from ..tls.judged import judged_by_securl
 from ..tls.trust import TrustInfo, resolve_trust
+from .safe_text import printable
 
 __all__ = ["CheckError", "CheckResult", "check", "format_result"]
 
@@ -263,36 +264,43 @@ def _validity(cert: CertInfo, now: datetime.datetime) -> str:
 
 
 def format_result(result: CheckResult, now: datetime.datetime | None = None) -> str:
-    """The readable report ``securl check`` prints."""
+    """The readable report ``securl check`` prints.
+
+    Every value that came from the server, its certificates, the network or the caller goes
+    through :func:`printable`, advice and messages included: a certificate cannot move the
+    cursor, retitle the window or hide the verdict.
+    """
     now = now or datetime.datetime.now(datetime.timezone.utc)
-    lines = [f"securl check {result.url}"]
+    p = printable
+    host = p(result.host)
+    lines = [f"securl check {p(result.url)}"]
     if result.tls_version:
-        lines.append(f"  connected:    {result.host}:{result.port} ({result.address}), "
-                     f"{result.tls_version}, {result.cipher}")
-    lines.append(f"  trust source: {result.trust.source} ({result.trust.location}): "
-                 f"{result.trust.reason}")
+        lines.append(f"  connected:    {host}:{result.port} ({p(result.address)}), "
+                     f"{p(result.tls_version)}, {p(result.cipher)}")
+    lines.append(f"  trust source: {p(result.trust.source)} ({p(result.trust.location)}): "
+                 f"{p(result.trust.reason)}")
     if result.chain:
         lines.append("")
         lines.append(f"Certificate chain ({result.chain_source}):")
         for index, cert in enumerate(result.chain):
-            lines.append(f"  [{index}] subject: {cert.subject}")
-            lines.append(f"      issuer:  {cert.issuer}")
+            lines.append(f"  [{index}] subject: {p(cert.subject)}")
+            lines.append(f"      issuer:  {p(cert.issuer)}")
             if cert.sans:
-                lines.append(f"      SANs:    {', '.join(cert.sans)}")
+                lines.append(f"      SANs:    {', '.join(p(name) for name in cert.sans)}")
             lines.append(f"      valid:   {_validity(cert, now)}")
-            lines.append(f"      key:     {cert.key_description}, signed with "
-                         f"{cert.signature_algorithm}{', CA' if cert.is_ca else ''}")
-            lines.append(f"      pin:     {cert.spki_sha256}")
+            lines.append(f"      key:     {p(cert.key_description)}, signed with "
+                         f"{p(cert.signature_algorithm)}{', CA' if cert.is_ca else ''}")
+            lines.append(f"      pin:     {p(cert.spki_sha256)}")
             for problem in cert.problems:
-                lines.append(f"      note:    {problem}")
+                lines.append(f"      note:    {p(problem)}")
     lines.append("")
     if result.verified:
-        lines.append(f"Verdict: VERIFIED. {result.host} presented a chain valid now and for "
-                     f"this host name, anchored in {result.trust.location}.")
+        lines.append(f"Verdict: VERIFIED. {host} presented a chain valid now and for "
+                     f"this host name, anchored in {p(result.trust.location)}.")
     else:
-        lines.append(f"Verdict: NOT VERIFIED ({result.reason_code})")
-        lines.append(f"  {result.message}")
+        lines.append(f"Verdict: NOT VERIFIED ({p(result.reason_code)})")
+        lines.append(f"  {p(result.message)}")
         if result.advice:
             lines.append("What to do:")
-            lines.extend(f"  - {item}" for item in result.advice)
+            lines.extend(f"  - {p(item)}" for item in result.advice)
     return "\n".join(lines)

@@ -8,6 +8,8 @@ environment is the caller's. Rules:
 * Every finding that weakens verification is listed under ``problems`` and makes the exit
   code 1; a clean report exits 0.
 * Secrets are not printed: proxy URLs lose their userinfo, nothing else secret is read.
+* The readable report escapes control characters in everything it read
+  (:func:`securl.cli.safe_text.printable`); ``--json`` is left to :func:`json.dumps`.
 * Parts owned by other modules (the guard, sitecustomize install) are looked up by name and
   reported as ``unknown`` when this build does not have them.
 """
@@ -24,6 +26,7 @@ from typing import Any
 
 from .._redact import redact_url
 from ..exceptions import SecurlError
+from .safe_text import printable
 
 __all__ = ["ENV_VARS", "collect", "format_report"]
 
@@ -81,12 +84,15 @@ def _trust(problems: list[str]) -> dict[str, Any]:
 
 
 def _policy(problems: list[str]) -> dict[str, Any]:
-    from .._policy import default_policy_path, get_policy
+    from .._policy import get_policy, policy_source
 
-    path = default_policy_path()
-    out: dict[str, Any] = {"path": path, "exists": os.path.isfile(path)}
+    path, why = policy_source()
+    out: dict[str, Any] = {"path": path, "exists": os.path.isfile(path), "why": why}
     try:
-        out["values"] = get_policy().to_dict()
+        policy = get_policy()
+        out["values"] = policy.to_dict()
+        if policy.path and policy.path != path:  # the policy this process really loaded
+            out.update(path=policy.path, exists=True, why="loaded by this process")
     except SecurlError as exc:
         problems.append(f"policy: {exc}")
         out["error"] = str(exc)
@@ -211,53 +217,62 @@ def collect() -> dict[str, Any]:
 
 
 def format_report(report: dict[str, Any]) -> str:
-    """The readable form ``securl doctor`` prints."""
+    """The readable form ``securl doctor`` prints.
+
+    Every value read from this machine (paths, environment variables, versions, error
+    messages) goes through :func:`printable`: another user's environment or files cannot put
+    control characters on the terminal. Policy values are shown with ``repr``, which escapes
+    them already.
+    """
+    p = printable
     py, ossl, versions = report["python"], report["openssl"], report["versions"]
     lines = [
         "securl doctor",
-        f"  Python:        {py['implementation']} {py['version']} ({py['executable']})",
-        f"  OpenSSL:       {ossl['version']}" + ("" if ossl["tls_1_3"] else " (no TLS 1.3)"),
-        "  packages:      " + ", ".join(f"{k} {v or 'not installed'}"
+        f"  Python:        {p(py['implementation'])} {p(py['version'])} "
+        f"({p(py['executable'])})",
+        f"  OpenSSL:       {p(ossl['version'])}" + ("" if ossl["tls_1_3"] else " (no TLS 1.3)"),
+        "  packages:      " + ", ".join(f"{p(k)} {p(v or 'not installed')}"
                                         for k, v in versions.items()),
     ]
     trust = report["trust"]
     if trust.get("source"):
-        lines.append(f"  trust source:  {trust['source']}: {trust['location']}")
-        lines.append(f"                 why: {trust['reason']}")
+        lines.append(f"  trust source:  {p(trust['source'])}: {p(trust['location'])}")
+        lines.append(f"                 why: {p(trust['reason'])}")
         if trust.get("extra_ca_certs"):
-            lines.append(f"                 plus policy extra_ca_certs: {trust['extra_ca_certs']}")
+            lines.append("                 plus policy extra_ca_certs: "
+                         f"{p(trust['extra_ca_certs'])}")
         if trust.get("scope"):
-            lines.append(f"                 used by: {trust['scope']}")
+            lines.append(f"                 used by: {p(trust['scope'])}")
     else:
-        lines.append(f"  trust source:  ERROR: {trust['error']}")
+        lines.append(f"  trust source:  ERROR: {p(trust['error'])}")
     lines.append("  environment:")
     set_vars = {k: v for k, v in report["environment"].items() if v["value"] is not None}
     for name, info in set_vars.items():
-        lines.append(f"    {name}={info['value']}  ({info['meaning']})")
+        lines.append(f"    {p(name)}={p(info['value'])}  ({p(info['meaning'])})")
     if not set_vars:
         lines.append("    none of " + ", ".join(report["environment"]) + " is set")
     policy = report["policy"]
     exists = "exists" if policy["exists"] else "not present, defaults apply"
-    lines.append(f"  policy file:   {policy['path']} ({exists})")
+    lines.append(f"  policy file:   {p(policy['path'])} ({exists})")
     if "error" in policy:
-        lines.append(f"    ERROR: {policy['error']}")
+        lines.append(f"    ERROR: {p(policy['error'])}")
     else:
         for key, value in policy["values"].items():
             if key != "path":
-                lines.append(f"    {key} = {value!r}")
+                lines.append(f"    {p(key)} = {value!r}")
     site = report["sitecustomize"]
-    lines.append(f"  sitecustomize: {site['note']}")
+    lines.append(f"  sitecustomize: {p(site['note'])}")
     guard = report["guard"]
-    lines.append(f"  guard:         active={guard['active']}; {guard['note']}")
+    lines.append(f"  guard:         active={guard['active']}; {p(guard['note'])}")
     if report["process_wide"]:
         lines.append("  process-wide:")
-        lines.extend(f"    - {item}" for item in report["process_wide"])
+        lines.extend(f"    - {p(item)}" for item in report["process_wide"])
     else:
         lines.append("  process-wide:  no process-wide verification disable found")
     lines.append("")
     if report["problems"]:
         lines.append(f"{len(report['problems'])} problem(s):")
-        lines.extend(f"  - {item}" for item in report["problems"])
+        lines.extend(f"  - {p(item)}" for item in report["problems"])
     else:
         lines.append("No problems found: securl verifies with the trust source above.")
     return "\n".join(lines)

@@ -17,6 +17,10 @@ Rules:
   replaced by ``[REDACTED]``.
 * A progress bar is drawn on stderr only when stderr is a terminal and the body is over
   1 MiB; scripts and logs never see one.
+* Everything written to stderr that holds text from the server (reason phrase, headers,
+  certificate names, URLs it redirected to) or an error message goes through
+  :func:`securl.cli.safe_text.printable`: control characters are shown escaped. The body is
+  the download and is written as received.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from ..exceptions import (
     TLSVerificationError,
 )
 from ..http.target import HeadersInput
+from .safe_text import printable
 
 __all__ = ["EXIT_HTTP_ERROR", "FetchOptions", "fetch", "parse_header"]
 
@@ -75,7 +80,8 @@ def parse_header(text: str) -> tuple[str, str | None]:
 
 
 def _show(name: str, value: str) -> str:
-    return f"{name}: {REDACTED if name.lower() in _SECRET_HEADERS else value}"
+    shown = REDACTED if name.lower() in _SECRET_HEADERS else printable(value)
+    return f"{printable(name)}: {shown}"
 
 
 class _Progress:
@@ -133,9 +139,9 @@ def _on_connection(stderr: IO[str]) -> Any:
     def hook(event: AuditEvent) -> None:
         if event.event != "securl.connection":
             return
-        f = event.fields
-        stderr.write(f"* connected to {event.host}:{event.port} with {f.get('tls_version')}, "
-                     f"{f.get('cipher')}\n")
+        f = {name: printable(value) for name, value in event.fields.items()}
+        stderr.write(f"* connected to {printable(event.host)}:{printable(event.port)} with "
+                     f"{f.get('tls_version')}, {f.get('cipher')}\n")
         stderr.write(f"* verified against {f.get('trust_source')}: subject {f.get('subject')}, "
                      f"issuer {f.get('issuer')}, expires {f.get('not_after')}\n")
         stderr.write(f"* server key {f.get('spki_sha256')}\n")
@@ -164,12 +170,13 @@ def fetch(options: FetchOptions, stdout: IO[bytes], stderr: IO[str]) -> int:
                     stderr.write(f"> {_show(name, value)}\n")
             with session.get(options.url, stream=True) as response:
                 if options.verbose:
-                    stderr.write(f"< {response.status} {response.reason}\n")
+                    stderr.write(f"< {response.status} {printable(response.reason)}\n")
                     for name, value in response.headers.items():
                         stderr.write(f"< {_show(name, value)}\n")
                 if response.status >= 400:
-                    stderr.write(f"securl get: HTTP {response.status} {response.reason} from "
-                                 f"{redact_url(response.url)}; nothing written\n")
+                    stderr.write(f"securl get: HTTP {response.status} "
+                                 f"{printable(response.reason)} from "
+                                 f"{printable(redact_url(response.url))}; nothing written\n")
                     return EXIT_HTTP_ERROR
                 length = response.headers.get("Content-Length")
                 total = int(length) if length and length.isdigit() else None
@@ -180,16 +187,18 @@ def fetch(options: FetchOptions, stdout: IO[bytes], stderr: IO[str]) -> int:
                     if progress:
                         progress.finish()
     except TLSVerificationError as exc:
-        stderr.write(f"securl get: not verified ({exc.reason_code}): {exc}\n")
+        stderr.write(f"securl get: not verified ({printable(exc.reason_code)}): "
+                     f"{printable(exc)}\n")
         return EXIT_NOT_VERIFIED
     except (ConfigurationError, InvalidRequest, PolicyError) as exc:
-        stderr.write(f"securl get: {exc}\n")
+        stderr.write(f"securl get: {printable(exc)}\n")
         return EXIT_USAGE_OR_NETWORK
     except SecurlError as exc:
-        stderr.write(f"securl get: {exc}\n")
+        stderr.write(f"securl get: {printable(exc)}\n")
         return EXIT_USAGE_OR_NETWORK
     except OSError as exc:  # writing the output file
-        stderr.write(f"securl get: cannot write {options.output or 'stdout'}: {exc}\n")
+        stderr.write(f"securl get: cannot write {printable(options.output or 'stdout')}: "
+                     f"{printable(exc)}\n")
         return EXIT_USAGE_OR_NETWORK
     finally:
         if hook is not None:

@@ -6,6 +6,11 @@ handed, with their raw arguments, to ``securl.cli.admin.admin_main`` and
 ``securl.cli.pin.pin_main``. Exit codes follow one rule across subcommands: 0 success,
 1 the server (or this interpreter) is not verified/secure, 2 usage, configuration or network
 error; ``get`` adds 3 for an HTTP error status.
+
+Text a subcommand prints for a person goes through :func:`securl.cli.safe_text.printable`
+when it holds anything from a server, a certificate, the environment or an exception, so no
+control character reaches the terminal raw; ``--json`` output is :func:`json.dumps`'s, which
+escapes control characters itself.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .._version import __version__
+from .safe_text import printable
 
 __all__ = ["build_parser", "main"]
 
@@ -62,7 +68,7 @@ def _cmd_check(ns: argparse.Namespace) -> int:
     except CheckError as exc:
         if ns.json:
             print(json.dumps({"url": ns.url, "verified": False, "error": str(exc)}, indent=2))
-        print(f"securl check: {exc}", file=sys.stderr)
+        print(f"securl check: {printable(exc)}", file=sys.stderr)
         return EXIT_USAGE
     print(json.dumps(result.to_dict(), indent=2) if ns.json else format_result(result))
     return result.exit_code
@@ -82,7 +88,7 @@ def _cmd_get(ns: argparse.Namespace) -> int:
     try:
         headers = [parse_header(h) for h in ns.header]
     except ValueError as exc:
-        print(f"securl get: -H: {exc}", file=sys.stderr)
+        print(f"securl get: -H: {printable(exc)}", file=sys.stderr)
         return EXIT_USAGE
     options = FetchOptions(
         url=ns.url, output=ns.output, headers=headers, ca_certs=ns.ca_certs, cert=ns.cert,

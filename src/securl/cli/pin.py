@@ -9,6 +9,10 @@ reports whether the chain verifies against the trust securl would use (the syste
 identical entry is left alone). A pin read this way is only as trustworthy as the network
 path it was read over: the output asks the user to confirm it out of band, as SSH does with
 a new host key.
+
+The certificate's names, the host and every error message are printed through
+:func:`securl.cli.safe_text.printable` (control characters escaped); ``--json`` is left to
+:func:`json.dumps`.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from ..tls.judged import judged_by_securl
 from ..tls.peer import peer_chain
 from ..tls.pins import format_host, open_pins_file
 from ..tls.x509 import CertSummary, hostname_matches, parse_certificate
+from .safe_text import printable
 
 __all__ = ["pin_main"]
 
@@ -80,10 +85,15 @@ def _is_ip(host: str) -> bool:
 
 def _handshake(ctx: ssl.SSLContext, host: str, port: int,
                timeout: float) -> tuple[bytes, tuple[bytes, ...], str | None, str | None]:
-    """One TLS handshake; returns (leaf DER, presented chain, version, cipher). No request."""
+    """One TLS handshake; returns (leaf DER, presented chain, version, cipher). No request.
+
+    An IP address is passed as the server name only when the context checks it (``ssl``
+    then matches it against the certificate's IP addresses; no SNI is sent for an IP).
+    """
+    name = host if ctx.check_hostname or not _is_ip(host) else None
     with socket.create_connection((host, port), timeout=timeout) as raw, \
             judged_by_securl("diagnostic handshake (securl pin)"), ctx.wrap_socket(
-            raw, server_hostname=None if _is_ip(host) else host) as tls:
+            raw, server_hostname=name) as tls:
         leaf = tls.getpeercert(binary_form=True) or b""
         chain, _ = peer_chain(tls, leaf, verified=False)
         return leaf, chain, tls.version(), (tls.cipher() or (None,))[0]
@@ -119,7 +129,7 @@ def pin_main(argv: list[str]) -> int:
     try:
         host, port = _target(args.url, args.port)
     except ValueError as exc:
-        print(f"securl pin: {exc}", file=sys.stderr)
+        print(f"securl pin: {printable(exc)}", file=sys.stderr)
         return 2
     try:
         leaf, chain, version, cipher = _handshake(
@@ -127,8 +137,8 @@ def pin_main(argv: list[str]) -> int:
         cert = parse_certificate(leaf)
         check = _verify(host, port, args.ca_certs, args.timeout)
     except (OSError, ValueError, ConfigurationError) as exc:
-        print(f"securl pin: cannot read the certificate of {host}:{port}: {exc}",
-              file=sys.stderr)
+        print(f"securl pin: cannot read the certificate of {printable(host)}:{port}: "
+              f"{printable(exc)}", file=sys.stderr)
         return 1
     entry = format_host(host, port)
     added: str | None = None
@@ -136,7 +146,7 @@ def pin_main(argv: list[str]) -> int:
         try:
             existing = open_pins_file(args.add).add(host, port, cert.pin, note="securl pin --add")
         except ConfigurationError as exc:
-            print(f"securl pin: {exc}", file=sys.stderr)
+            print(f"securl pin: {printable(exc)}", file=sys.stderr)
             return 1
         if existing is None:
             added = f"added '{entry} {cert.pin}' to {args.add}"
@@ -151,26 +161,27 @@ def pin_main(argv: list[str]) -> int:
                f"{cert.pin}", "added": added, **cert.to_dict()}
         print(json.dumps(out, indent=2))
         return 0
-    sans = [f"DNS:{n}" for n in cert.dns_names] + [f"IP:{a}" for a in cert.ip_addresses]
+    p = printable
+    sans = [f"DNS:{p(n)}" for n in cert.dns_names] + [f"IP:{a}" for a in cert.ip_addresses]
+    against = p(check["against"])
     lines = [
-        f"{host}:{port}  (TLS handshake only, certificate not verified to read it; no HTTP "
+        f"{p(host)}:{port}  (TLS handshake only, certificate not verified to read it; no HTTP "
         "request was sent)",
         f"  pin:        {cert.pin}",
-        f"  subject:    {cert.subject or '(empty)'}",
-        f"  issuer:     {cert.issuer or '(empty)'}",
+        f"  subject:    {p(cert.subject) or '(empty)'}",
+        f"  issuer:     {p(cert.issuer) or '(empty)'}",
         f"  SANs:       {', '.join(sans) or '(none)'}"
-        + ("" if hostname_matches(cert, host) else f"   [does not name {host}]"),
+        + ("" if hostname_matches(cert, host) else f"   [does not name {p(host)}]"),
         f"  valid:      {_validity(cert)}",
-        f"  TLS:        {version} {cipher}",
-        "  chain:      " + (f"verifies against {check['against']}" if check["verified"]
-                            else f"does NOT verify against {check['against']}: "
-                            f"{check['reason']}"),
+        f"  TLS:        {p(version)} {p(cipher)}",
+        "  chain:      " + (f"verifies against {against}" if check["verified"]
+                            else f"does NOT verify against {against}: {p(check['reason'])}"),
         "",
-        f"pins file line:  {entry} {cert.pin}",
+        f"pins file line:  {p(entry)} {cert.pin}",
         f"per call:        tls=securl.pinned({cert.pin!r}, reason=...)",
     ]
     if added:
-        lines.append(added)
+        lines.append(p(added))
     lines.append("Confirm this pin out of band (device console, operator) before trusting it.")
     print("\n".join(lines))
     return 0
