@@ -194,3 +194,25 @@ def test_install_warns_when_another_sitecustomize_runs_first(tmp_path: pathlib.P
     )
     assert r.returncode == 0, r.stderr
     assert f"warning: {first / 'sitecustomize.py'} comes first on sys.path" in r.stdout
+
+
+def test_show_policy_and_doctor_show_the_policy_the_hook_pins(tmp_path: pathlib.Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    pinned = tmp_path / "admin.toml"
+    pinned.write_text("allow_unverified = false\n")
+    other = tmp_path / "other.toml"
+    other.write_text("allow_unverified = true\n")
+    assert admin("install-sitecustomize", "--site-dir", str(site), "--policy",
+                 str(pinned)).returncode == 0
+    env = child_env({POLICY_ENV: str(other)}, site)
+    shown = subprocess.run([sys.executable, "-m", "securl.cli.admin", "show-policy", "--json"],
+                           env=env, capture_output=True, text=True, timeout=60, check=False)
+    report = json.loads(shown.stdout)
+    assert report["file"] == str(pinned), shown.stderr
+    values = {row["key"]: row["value"] for row in report["values"]}
+    assert values["allow_unverified"] is False
+    doctor = subprocess.run([sys.executable, "-m", "securl", "doctor"], env=env,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert f"policy file:   {pinned}" in doctor.stdout, doctor.stdout
+    assert "allow_unverified = False" in doctor.stdout
