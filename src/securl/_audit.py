@@ -33,9 +33,11 @@ Rules, and why:
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 import os
+import stat
 import sys
 import threading
 import time
@@ -45,6 +47,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ._redact import clean_field
+from .exceptions import ConfigurationError
 
 __all__ = [
     "EVENTS",
@@ -319,12 +322,100 @@ class JSONFormatter(logging.Formatter):
 _TEXT_FORMAT = "%(asctime)s %(message)s"
 
 
-def make_handler(log_file: str | None = None, format: str = "json") -> logging.Handler:
-    """A handler writing audit events to ``log_file`` (appending) or stderr, JSON or text."""
+# -- the log file: another local user can neither redirect, truncate nor forge it -------
+# (O_NONBLOCK only makes a named pipe planted at the path fail, ENXIO, instead of hanging.)
+_LOG_FLAGS = (os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+              | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0))
+_POSIX = hasattr(os, "geteuid")
+_RECREATE = "remove it (`rm {path}`) and let securl create it"
+
+
+def _log_mode() -> int:
+    """A new log file's mode: 0640 as root (its group may read it), else 0600 (less umask)."""
+    return 0o640 if _POSIX and os.geteuid() == 0 else 0o600
+
+
+def _file_problem(st: os.stat_result) -> tuple[str, str] | None:
+    """(what is wrong, the fix) for the log file found, or None if it can be trusted."""
+    mode = stat.S_IMODE(st.st_mode)
+    if not stat.S_ISREG(st.st_mode):
+        return "is not a regular file", _RECREATE
+    if not _POSIX:  # pragma: no cover - Windows has no POSIX owners
+        return None
+    if st.st_uid not in (0, os.geteuid()):
+        return f"is owned by another user (uid {st.st_uid})", _RECREATE
+    if mode & 0o022:
+        return "is writable by its group or other users", f"`chmod {mode & ~0o022:04o} {{path}}`"
+    if st.st_nlink > 1:  # a hard link another user made to a file root must not write
+        return f"has {st.st_nlink} hard links", _RECREATE
+    return None
+
+
+def open_log(path: str, what: str) -> int:
+    """Open the audit log ``path`` to append (O_APPEND, never following a link: O_NOFOLLOW).
+
+    Refuses, with a ConfigurationError starting with ``what``, a file that :func:`_file_problem`
+    or a directory that :func:`securl.admin.files.check_trusted_dir` refuses."""
+    from .admin.files import check_trusted_dir, describe_owner
+
+    path = os.path.abspath(path)
+    directory = os.path.dirname(path)
+    os.stat(directory)  # a missing directory is an OSError: the file "cannot be opened"
+    check_trusted_dir(directory, what=f"{what} {path}")
+    try:
+        fd = os.open(path, _LOG_FLAGS, _log_mode())
+    except OSError as exc:
+        if os.path.islink(path):
+            raise ConfigurationError(
+                f"{what}: a symbolic link was found at {path} ({describe_owner(os.lstat(path))}"
+                f", pointing to {os.readlink(path)!r}); securl never follows a link there, as "
+                "whoever placed it would choose the file securl appends to. Fix: remove the "
+                f"link (`rm {path}`), let securl create the file, and make sure only root can "
+                f"write {directory}") from None
+        try:  # say what is there (a named pipe gives ENXIO; a file of another user, EACCES)
+            st = os.lstat(path)
+        except OSError:
+            raise exc from None
+        if _file_problem(st) is None:
+            raise
+    else:
+        try:
+            st = os.fstat(fd)
+            if _file_problem(st) is None:
+                if _POSIX:
+                    os.set_blocking(fd, True)
+                return fd
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
+    problem, fix = _file_problem(st) or ("is not a regular file", _RECREATE)
+    raise ConfigurationError(
+        f"{what}: {path} {problem} ({describe_owner(st)}), so another user could redirect, "
+        f"truncate or forge the audit log; securl refuses it, as sshd's StrictModes does. "
+        f"Fix: {fix.format(path=path)}")
+
+
+class _LogFileHandler(logging.FileHandler):
+    """A FileHandler whose every open (at creation, and any reopen) goes through open_log()."""
+
+    def __init__(self, filename: str, what: str) -> None:
+        self._what = what
+        super().__init__(filename, mode="a", encoding="utf-8")
+
+    def _open(self) -> io.TextIOWrapper:  # (io.open closes the descriptor if it fails)
+        fd = open_log(self.baseFilename, self._what)
+        return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
+
+
+def make_handler(log_file: str | None = None, format: str = "json", *,
+                 what: str = "securl.audit log_file") -> logging.Handler:
+    """A handler writing audit events to ``log_file`` (appending, through :func:`open_log`,
+    whose refusals start with ``what``) or to stderr, as JSON or text lines."""
     if format not in ("json", "text"):
         raise ValueError(f'format must be "json" or "text", not {format!r}')
     handler: logging.Handler = (
-        logging.FileHandler(log_file, encoding="utf-8") if log_file else logging.StreamHandler()
+        _LogFileHandler(log_file, what) if log_file else logging.StreamHandler()
     )
     handler.setFormatter(JSONFormatter() if format == "json" else logging.Formatter(_TEXT_FORMAT))
     return handler
@@ -379,30 +470,28 @@ def configure(log_file: str | None = None, format: str = "json") -> logging.Hand
 def configure_from_policy(log_file: str, format: str, origin: str | None) -> logging.Handler:
     """Attach the admin policy's audit log (``audit.log_file``/``audit.format``).
 
-    Idempotent for the same file and format. Fails closed: a log file that cannot be opened
-    raises :class:`~securl.ConfigurationError` naming the file, the cause and the fix, because
-    the admin asked for an audit trail and requests must not run without it.
+    Idempotent for the same file and format. Fails closed: a log file that cannot be opened,
+    or that another local user could change (:func:`open_log`), raises
+    :class:`~securl.ConfigurationError` naming the file, the cause and the fix, because the
+    admin asked for an audit trail and requests must not run without it.
     """
     current = _slots.get("policy")
     if (isinstance(current, logging.FileHandler)
             and current.baseFilename == os.path.abspath(log_file)
             and isinstance(current.formatter, JSONFormatter) == (format == "json")):
         return current
+    fail_closed = "securl refuses to run requests without the audit log the policy asks for"
     try:
-        handler = make_handler(log_file, format)
+        handler = make_handler(log_file, format, what=f"securl policy {origin}: audit.log_file")
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{exc}. {fail_closed}") from None
     except OSError as exc:
-        from .exceptions import ConfigurationError
-
         raise ConfigurationError(
             f"securl policy {origin}: audit.log_file {log_file!r} cannot be opened for "
-            f"appending ({exc.strerror}); create it writable by this user (uid "
-            f"{_uid()}) or point audit.log_file at a writable path. securl refuses to run "
-            "requests without the audit log the policy asks for"
+            f"appending ({exc.strerror}); create its directory (owned by root, mode 0755) and "
+            "run as root, or point audit.log_file at a path writable by this user (uid "
+            f"{os.geteuid() if _POSIX else '?'}) in a directory only root or this user can "
+            f"write. {fail_closed}"
         ) from None
     _set_slot("policy", handler)
     return handler
-
-
-def _uid() -> str:
-    getuid = getattr(os, "getuid", None)
-    return str(getuid()) if getuid is not None else "?"

@@ -26,8 +26,8 @@ from collections.abc import Sequence
 from dataclasses import fields
 
 from .._fs import atomic_write
-from ..admin.files import check_trusted_dir
 from .._policy import Policy, load_policy, policy_source
+from ..admin.files import check_trusted_dir
 from ..exceptions import ConfigurationError
 
 __all__ = ["admin_main", "install_sitecustomize", "show_policy", "uninstall_sitecustomize"]
