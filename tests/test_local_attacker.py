@@ -280,3 +280,4 @@ def test_a_setuid_process_ignores_trust_and_policy_variables(
         _policy._reset_for_tests()
     ignored = {e.fields["variable"] for e in events if e.name == "securl.insecure_environment"}
     assert {"SECURL_POLICY", "SSL_CERT_FILE"} <= ignored
+

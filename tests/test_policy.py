@@ -181,3 +181,15 @@ def test_check_unverified_refused_by_policy(monkeypatch: pytest.MonkeyPatch,
     (event,) = [e for e in events if e.event == "securl.unverified_request"]
     assert (event.host, event.fields["action"], event.fields["reason"]) == (
         "10.0.0.5", "refused", "INC-1")
+
+
+@pytest.mark.parametrize(("text", "line"), [
+    ('pins_file = ""\n', 1),
+    ('x509_strict = true\nextra_ca_certs = ""\n', 2),
+    ('[audit]\nlog_file = ""\n', 2),
+])
+def test_empty_policy_paths_fail_closed_with_file_and_line(
+        tmp_path: pathlib.Path, text: str, line: int) -> None:
+    path = str(tmp_path / "p.toml")
+    with pytest.raises(securl.ConfigurationError, match=rf"{path}:{line}: .* is empty"):
+        _policy.parse_policy(text, path)

@@ -215,6 +215,10 @@ def _check_path(path: str, text: str, key: str, value: str) -> None:
     from .admin.files import check_trusted_file, require_absolute
 
     where = f"securl policy {_where(path, text, key)}: key {key!r}"
+    if not value.strip():
+        raise ConfigurationError(
+            f"{where} is empty; an empty path would silently mean \"none\". Name a file, or "
+            "remove the key")
     require_absolute(value, what=where)
     if key == "extra_ca_certs" and os.path.lexists(value):
         check_trusted_file(value, what=where)
