@@ -212,6 +212,11 @@ def collect() -> dict[str, Any]:
         "guard": _guard(),
     }
     report["process_wide"] = _process_wide(problems)
+    from ..http.urllib3_check import urllib3_problem
+
+    broken = urllib3_problem()
+    if broken:
+        problems.append(broken)
     report["problems"] = problems
     return report
 

@@ -12,10 +12,15 @@ import threading
 from collections import OrderedDict
 from typing import NamedTuple
 
-from urllib3 import make_headers
-from urllib3.connection import ProxyConfig
-from urllib3.connectionpool import ConnectionPool
-from urllib3.util import Url, parse_url
+try:
+    from urllib3 import make_headers
+    from urllib3.connection import ProxyConfig
+    from urllib3.connectionpool import ConnectionPool
+    from urllib3.util import Url, parse_url
+except ImportError as _exc:  # another package replaced urllib3 (see urllib3_check)
+    from .urllib3_check import urllib3_error
+
+    raise urllib3_error(_exc) from _exc
 
 from .._redact import redact_transport_logs
 from ..tls.decision import TrustDecision
