@@ -1,8 +1,8 @@
 """A replaced urllib3 (urllib3-future, installed with niquests) is named, not a stray ImportError.
 
 The child gets a copy of the real urllib3 first on its path, altered as urllib3-future is
-(no ``ProxyConfig`` in ``urllib3.connection`` once the package is imported), with distribution metadata saying who
-provides it.
+(no ``ProxyConfig`` in ``urllib3.connection`` once the package is imported), with
+distribution metadata saying who provides it.
 """
 
 from __future__ import annotations
