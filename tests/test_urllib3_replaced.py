@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import urllib3
+
 from _child import child_env
 
 
