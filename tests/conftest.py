@@ -103,13 +103,29 @@ def self_signed_server() -> Iterator[LocalServer]:
 
 # --- sessions: one builder, named variants ------------------------------------------------
 
+#: The truststore pass (tests/test_truststore_path.py): system trust goes through truststore,
+#: and the sessions below trust the test CA as system trust (SSL_CERT_FILE), not ca_certs=.
+TRUSTSTORE_PASS = os.environ.get("SECURL_TEST_TRUSTSTORE") == "1"
+if TRUSTSTORE_PASS:
+    securl.tls.trust._force_truststore = True
+
+
+def _trusting(ca_file: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Session options that trust the test CA (through truststore in the truststore pass)."""
+    if TRUSTSTORE_PASS:
+        monkeypatch.setenv("SSL_CERT_FILE", ca_file)
+        return {}
+    return {"ca_certs": ca_file}
+
+
 @pytest.fixture
-def make_session(ca_file: str) -> Iterator[Callable[..., securl.Session]]:
+def make_session(ca_file: str, monkeypatch: pytest.MonkeyPatch
+                 ) -> Iterator[Callable[..., securl.Session]]:
     """``make_session(**options)``: a Session trusting the test CA; closed after the test."""
     made: list[securl.Session] = []
 
     def make(**options: Any) -> securl.Session:
-        made.append(securl.Session(ca_certs=ca_file, **options))
+        made.append(securl.Session(**{**_trusting(ca_file, monkeypatch), **options}))
         return made[-1]
 
     yield make
@@ -155,7 +171,7 @@ def open_url(request: pytest.FixtureRequest, ca_file: str,
 
     def first_use_session() -> securl.Session:
         if not made:
-            made.append(securl.Session(ca_certs=ca_file))
+            made.append(securl.Session(**_trusting(ca_file, monkeypatch)))
         return made[0]
 
     try:

@@ -36,6 +36,10 @@ TrustSource = Literal["ca_certs", "environment", "system", "truststore", "certif
 
 #: Platforms where truststore calls a native verifier that plain OpenSSL cannot replace.
 USE_TRUSTSTORE = sys.platform in ("darwin", "win32")
+#: Tests only (tests/test_truststore_path.py): take the truststore path on any platform, so
+#: its integration runs where the native verifiers do not. On Linux truststore verifies with
+#: OpenSSL's default paths, which honour SSL_CERT_FILE and SSL_CERT_DIR themselves.
+_force_truststore = False
 
 # Bundle files of the common Linux/BSD distributions, checked when OpenSSL's compiled-in
 # defaults hold nothing (the same list truststore and certifi-system-store use).
@@ -194,6 +198,9 @@ def resolve_trust(config: TLSConfig, environ: Mapping[str, str] | None = None) -
     """Decide where the CAs for ``config`` come from (see the module docstring for the rule)."""
     if config.ca_certs is not None:
         return _from_ca_certs(config)
+    if _force_truststore:
+        return TrustInfo("truststore", reason="truststore, forced for tests on "
+                         f"{sys.platform} (OpenSSL's default paths)")
     if environ is None:
         environ = os.environ
         if ("SSL_CERT_FILE" in environ or "SSL_CERT_DIR" in environ) and _setuid():
