@@ -312,8 +312,9 @@ class Session:
             merge_headers(request_headers, call_headers)
 
         call = _Call(
-            decide=lambda nxt: self._trust.decide(nxt, cert=cert, pins=pins,
-                                                  verifiers=call_verifiers),
+            # After the call leaves its origin, a per-call cert= stays behind like auth= does:
+            # credentials go to the origin the call named (a Session's cert= goes everywhere).
+            decide=lambda nxt: self._trust.decide(nxt, pins=pins, verifiers=call_verifiers),
             flow=flow, timeouts=t, deadline=Deadline(t.total), max_body_size=limit,
             allow_redirects=allow_redirects, stream=stream,
         )
