@@ -12,10 +12,10 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import trustme
-from _clientcerts import ClientCerts, make_client_certs
-from _servers import LocalServer, Reply, server_context
 
 import securl
+from _clientcerts import ClientCerts, make_client_certs
+from _servers import LocalServer, Reply, server_context
 
 
 @pytest.fixture

@@ -68,6 +68,7 @@ REASON_CODES: Final = frozenset(
         "expired",
         "not-yet-valid",
         "hostname-mismatch",
+        "no-subject-alt-name",
         "untrusted-issuer",
         "self-signed",
         "weak-key",
@@ -126,7 +127,9 @@ class TLSVerificationError(TransportError):
     """Raised when the server's certificate chain or hostname could not be verified.
 
     ``reason_code`` is one of ``expired``, ``not-yet-valid``, ``hostname-mismatch``,
-    ``untrusted-issuer``, ``self-signed``, ``weak-key``, ``pin-mismatch`` or ``other``.
+    ``no-subject-alt-name`` (the certificate names no host in a subjectAltName; a name only in
+    the subject CN does not count), ``untrusted-issuer``, ``self-signed``, ``weak-key``,
+    ``pin-mismatch`` or ``other``.
     """
 
     def __init__(self, message: str, *, reason_code: str, reason: object = None,

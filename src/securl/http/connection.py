@@ -1,9 +1,14 @@
 """urllib3 connection and pool classes that carry securl's checks into every handshake.
 
-Before connecting, a verified HTTPS connection takes its context from the trust decision
-(``TrustDecision.context()``), so a trust store or client key file that changed since the last
-connection is re-read, and one that disappeared fails with :class:`~securl.ConfigurationError`
-instead of being used from memory or skipped (see ``securl.tls.context``).
+Before connecting, a verified (or ``chain-only``) HTTPS connection takes its context from the
+trust decision (``TrustDecision.context()``), so a trust store or client key file that changed
+since the last connection is re-read, and one that disappeared fails with
+:class:`~securl.ConfigurationError` instead of being used from memory or skipped (see
+``securl.tls.context``).
+
+Through an ``https://`` proxy, the TLS handshake with the proxy is always verified (with the
+proxy's own context, ``securl.http.pool``), whatever the origin's decision: urllib3 would
+apply the origin's ``cert_reqs`` to it, which for an opt-out or a pin is ``CERT_NONE``.
 
 Right after the TLS handshake, before any request byte is written, a connection runs the
 checks of its :class:`~securl.tls.decision.TrustDecision`, in this order, and on the first failure
@@ -16,7 +21,8 @@ the socket and raises (so the server never receives a request):
    requirement; a mismatch is :class:`~securl.PinMismatchError` (audit ``pin_mismatch``).
 2. **pinned host name** (mode ``pinned`` only, unless ``check_hostname=False``): OpenSSL did
    not check the chain or the name, so the host must be named by the leaf's subjectAltName
-   (``securl.tls.x509.hostname_matches``), else ``TLSVerificationError("hostname-mismatch")``.
+   (``securl.tls.x509.hostname_matches``), else ``TLSVerificationError("hostname-mismatch")``,
+   or ``"no-subject-alt-name"`` when the leaf has no DNS or IP subjectAltName at all.
 3. **verifiers**: each ``fn(PeerInfo)``; one that raises rejects the connection with
    ``TLSVerificationError`` (reason ``other``) chained from its exception.
 4. **trust on first use**: if the host had no entry in the Session's pins file, its key is
@@ -40,12 +46,15 @@ Every connection (http and https):
   moment it connects or sends a request;
 * reports a TLS handshake that timed out as a connect timeout, not a read timeout;
 * reads the response head by ``securl.http.head``'s strict rules (a head cut off by the end of
-  the connection, or a malformed field line, is refused).
+  the connection, or a malformed field line, is refused) and frames the body by RFC 9112
+  section 6.3 (an invalid Content-Length is refused; a response with both Content-Length and
+  Transfer-Encoding closes its connection).
 """
 
 from __future__ import annotations
 
 import builtins
+import socket
 import ssl
 from typing import Any, NamedTuple
 
@@ -62,7 +71,8 @@ from ..tls.peer import PeerInfo, peer_chain
 from ..tls.pins import changed_key_error
 from ..tls.x509 import hostname_matches, parse_certificate, spki_pin
 from .deadline import watch_current
-from .head import StrictHeadResponse
+from .errors import missing_san_fix, missing_san_text
+from .head import StrictFramingResponse
 
 __all__ = [
     "SecurlHTTPConnection",
@@ -75,7 +85,7 @@ __all__ = [
 class SecurlHTTPConnection(HTTPConnection):
     """A plain-HTTP connection under the call's total deadline, with strict response heads."""
 
-    response_class = StrictHeadResponse
+    response_class = StrictFramingResponse
 
     def connect(self) -> None:
         watch_current(self)
@@ -145,6 +155,15 @@ def _check_pinned_hostname(der: bytes, host: str, port: int) -> None:
         raise TLSVerificationError(
             f"{host}:{port}: the server's certificate cannot be parsed ({exc}); refusing the "
             "pinned connection", reason_code="other", host=host, port=port) from None
+    if not cert.sans:  # nothing could match: the subject CN is never used (RFC 6125)
+        emit("verification_failed", host=host, port=port, reason_code="no-subject-alt-name",
+             mode="pinned", sans=[])
+        raise TLSVerificationError(
+            f"{host}:{port}: the pinned key matched, but {missing_san_text(cert.subject)}; no "
+            f"request was sent. {missing_san_fix(host)} Or pass "
+            "securl.pinned(..., check_hostname=False) if the key alone identifies this device.",
+            reason_code="no-subject-alt-name", host=host, port=port,
+        )
     if not hostname_matches(cert, host):
         emit("verification_failed", host=host, port=port, reason_code="hostname-mismatch",
              mode="pinned", sans=list(cert.sans))
@@ -191,7 +210,7 @@ def _peer_facts(sock: ssl.SSLSocket | SSLTransport, der: bytes, verified: bool) 
 class SecurlHTTPSConnection(HTTPSConnection):
     """An HTTPSConnection that enforces pins and verifiers and audits every TLS connection."""
 
-    response_class = StrictHeadResponse
+    response_class = StrictFramingResponse
 
     def __init__(self, *args: Any, securl_trust: TrustDecision, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -199,7 +218,7 @@ class SecurlHTTPSConnection(HTTPSConnection):
 
     def connect(self) -> None:
         watch_current(self)
-        if self.securl_trust.mode == "verified":
+        if self.securl_trust.chain_verified:
             # Re-checks the trust and client-key files; raises if they became unusable.
             self.ssl_context = self.securl_trust.context(recheck_files=True)
         try:
@@ -217,7 +236,7 @@ class SecurlHTTPSConnection(HTTPSConnection):
         host = self._tunnel_host or self.host
         port = self._tunnel_port or self.port
         der = sock.getpeercert(binary_form=True) or b""
-        facts = _peer_facts(sock, der, decision.mode == "verified")
+        facts = _peer_facts(sock, der, decision.chain_verified)
         try:
             if not der:
                 raise TLSVerificationError(f"{host}:{port} presented no certificate",
@@ -254,10 +273,19 @@ class SecurlHTTPSConnection(HTTPSConnection):
                 trust.source if trust is not None else None),
         )
 
+    def _connect_tls_proxy(self, hostname: str, sock: socket.socket) -> ssl.SSLSocket:
+        """TLS to an ``https://`` proxy, verified whatever this connection's origin trusts."""
+        origin_cert_reqs = self.cert_reqs
+        self.cert_reqs = ssl.CERT_REQUIRED
+        try:
+            return super()._connect_tls_proxy(hostname, sock)
+        finally:
+            self.cert_reqs = origin_cert_reqs
+
     def _run_verifiers(self, sock: Any, decision: TrustDecision, host: str, port: int, der: bytes,
                        pin: str) -> None:
         """Step 3: every verifier must return; the first that raises rejects the connection."""
-        chain, chain_verified = peer_chain(sock, der, decision.mode == "verified")
+        chain, chain_verified = peer_chain(sock, der, decision.chain_verified)
         info = PeerInfo(host=host, port=port, tls_version=sock.version(),
                         cipher=(sock.cipher() or (None,))[0], chain=chain,
                         chain_verified=chain_verified, leaf_pin=pin, mode=decision.mode)

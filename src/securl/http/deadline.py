@@ -17,6 +17,11 @@ Rules:
   call is using. A connection whose deadline fired is closed, never reused.
 * The watchdog is one daemon thread for the whole process, started on first use; it costs
   nothing while idle.
+* The watchdog never dies of a deadline: it waits at most :data:`_LONGEST_WAIT` at a time
+  (however far away the next expiry is; a deadline that can never pass, such as an infinite
+  one, is not queued at all), and an error while firing a deadline is contained in that
+  deadline (waking a socket is best effort: the call still ends at its socket timeouts), so
+  the thread goes on serving every other call and no traceback is printed.
 """
 
 from __future__ import annotations
@@ -25,12 +30,17 @@ import _socket
 import contextlib
 import heapq
 import itertools
+import math
 import socket
 import threading
 import time
 from typing import Any
 
 __all__ = ["Deadline", "current", "watch_current"]
+
+#: The longest single wait of the watchdog thread, in seconds. A later expiry is waited for
+#: in steps: an unbounded wait can overflow the platform's lock timeout (OverflowError).
+_LONGEST_WAIT = 3600.0
 
 
 class Deadline:
@@ -82,14 +92,17 @@ class Deadline:
 
 
 def _shutdown(conn: Any) -> None:
-    """Wake a read blocked on ``conn``'s socket without touching its TLS state."""
-    sock = getattr(conn, "sock", None)
-    if sock is None:
-        return
+    """Wake a read blocked on ``conn``'s socket without touching its TLS state.
+
+    Best effort, and it never raises: it runs on the watchdog thread, which has no caller to
+    report to, and the call it wakes still ends at its socket timeouts if it cannot be woken.
+    """
     # The base-class call acts on the file descriptor; SSLSocket.shutdown would also
     # drop the TLS object under a read that another thread is still inside.
-    with contextlib.suppress(OSError, ValueError, TypeError):
-        _socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    with contextlib.suppress(Exception):
+        sock = getattr(conn, "sock", None)
+        if sock is not None:
+            _socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 class _Watchdog:
@@ -104,6 +117,8 @@ class _Watchdog:
         self._thread: threading.Thread | None = None
 
     def add(self, deadline: Deadline) -> None:
+        if not math.isfinite(deadline.expires):
+            return  # it never passes (and NaN would break the heap's order)
         with self._cond:
             if id(deadline) in self._queued:
                 return
@@ -131,20 +146,27 @@ class _Watchdog:
 
     def _run(self) -> None:
         while True:
-            with self._cond:
+            deadline = self._next_due()
+            with contextlib.suppress(Exception):  # contained in that deadline (module rules)
+                deadline.fire()
+
+    def _next_due(self) -> Deadline:
+        """Wait for the first queued deadline to be due; take it off the queue."""
+        with self._cond:
+            while True:
                 while not self._heap:
                     self._cond.wait()
                 expires, _, deadline = self._heap[0]
                 delay = expires - time.monotonic()
                 if delay > 0:
-                    self._cond.wait(delay)
+                    self._cond.wait(min(delay, _LONGEST_WAIT))
                     continue
                 heapq.heappop(self._heap)
                 if id(deadline) not in self._queued:
                     self._cancelled = max(0, self._cancelled - 1)
                     continue
                 self._queued.discard(id(deadline))
-            deadline.fire()
+                return deadline
 
     def __len__(self) -> int:
         return len(self._heap)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import http.client
+import ipaddress
 import ssl
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -24,7 +25,9 @@ from ..exceptions import (
     TLSVerificationError,
     TransportError,
 )
+from ..tls.context import rejected_certificate
 from ..tls.trust import TrustInfo
+from ..tls.x509 import CertSummary, parse_certificate
 from .head import MalformedResponseHead
 
 if TYPE_CHECKING:
@@ -35,6 +38,8 @@ __all__ = [
     "deadline_exceeded",
     "is_client_cert_demand",
     "map_transport_error",
+    "missing_san_fix",
+    "missing_san_text",
     "reason_code_for",
     "tls_verification_error",
 ]
@@ -62,6 +67,7 @@ _WHAT = {
     "expired": "the server's certificate has expired",
     "not-yet-valid": "the server's certificate is not valid yet (check this machine's clock)",
     "hostname-mismatch": "the server's certificate is not valid for this host name",
+    "no-subject-alt-name": "the server's certificate has no subjectAltName, so it names no host",
     "untrusted-issuer": "the server's certificate was issued by a CA this client does not trust",
     "self-signed": "the server presented a self-signed certificate",
     "weak-key": "the server's certificate uses a key or signature too weak to trust",
@@ -77,6 +83,8 @@ _FIX = {
     "not-yet-valid": "Check this machine's clock; otherwise the operator must fix the dates.",
     "hostname-mismatch": "Connect with a name the certificate lists (see `securl check URL`), "
     "or have the operator add this name to the certificate.",
+    "no-subject-alt-name": "The server's operator must reissue the certificate with a "
+    "subjectAltName (DNS or IP entry) for this host.",
     "untrusted-issuer": _TRUST_FIX,
     "self-signed": "Pin the server's key instead of turning verification off: "
     "tls=securl.pinned('sha256/...', reason=...) (get the pin with `securl pin URL`), or "
@@ -89,9 +97,53 @@ _STRICT_HINTS = ("authority key identifier", "subject key identifier", "basic co
                  "key usage")
 
 
+def missing_san_text(subject: str) -> str:
+    """Why a certificate with no DNS or IP subjectAltName is refused, whatever its subject."""
+    return (
+        "the server's certificate has no subjectAltName (no DNS or IP entry), so it names no "
+        f"host: its subject ({subject or 'empty'!r}) is never used for host names, as RFC 6125 "
+        "and browsers require"
+    )
+
+
+def missing_san_fix(host: str | None) -> str:
+    """The fix for :func:`missing_san_text`: the SAN entry the certificate must carry."""
+    name = (host or "").strip("[]")
+    try:
+        ipaddress.ip_address(name.split("%", 1)[0])
+        entry = f"IP:{name}"
+    except ValueError:
+        entry = f"DNS:{name}"
+    return (f"The server's operator must reissue the certificate with a subjectAltName that "
+            f"lists this host ({entry}).")
+
+
+def _leaf_without_san(err: BaseException) -> CertSummary | None:
+    """The leaf a failed verification rejected, when it names no host in a subjectAltName.
+
+    None when securl's context did not keep the leaf (another context class) or it cannot be
+    parsed: the failure then keeps OpenSSL's own reason.
+    """
+    der = rejected_certificate(err)
+    if der is None:
+        return None
+    try:
+        cert = parse_certificate(der)
+    except ValueError:
+        return None
+    return None if cert.sans else cert
+
+
 def reason_code_for(err: ssl.SSLCertVerificationError) -> str:
-    """The securl reason code for an OpenSSL verification failure."""
-    return _REASONS.get(getattr(err, "verify_code", -1) or -1, "other")
+    """The securl reason code for an OpenSSL verification failure.
+
+    A host name mismatch whose certificate has no DNS or IP subjectAltName at all is
+    ``no-subject-alt-name``: no name could match it, only a new certificate helps.
+    """
+    code = _REASONS.get(getattr(err, "verify_code", -1) or -1, "other")
+    if code == "hostname-mismatch" and _leaf_without_san(err) is not None:
+        return "no-subject-alt-name"
+    return code
 
 
 def tls_verification_error(
@@ -111,10 +163,12 @@ def tls_verification_error(
     emit("verification_failed", host=host, port=port, reason_code=code, detail=detail,
          trust_source=trust.source if trust is not None else None)
     where = f"{host}:{port}" if port else str(host)
-    parts = [f"TLS verification failed for {where}: {_WHAT[code]} (OpenSSL: {detail})."]
+    leaf = _leaf_without_san(err) if code == "no-subject-alt-name" else None
+    what = missing_san_text(leaf.subject) if leaf is not None else _WHAT[code]
+    parts = [f"TLS verification failed for {where}: {what} (OpenSSL: {detail})."]
     if trust is not None and code in ("untrusted-issuer", "self-signed", "other"):
         parts.append(f"Verified against {trust.location} ({trust.source}).")
-    parts.append(_FIX[code])
+    parts.append(missing_san_fix(host) if leaf is not None else _FIX[code])
     if code == "other" and any(h in detail.lower() for h in _STRICT_HINTS):
         parts.append(
             "This looks like a strict X.509 check (VERIFY_X509_STRICT) rejecting a legacy or "

@@ -5,6 +5,10 @@ about 60 µs per response on the benchmark machine (a tenth of a kept-alive GET)
 where HTTP is not. :class:`StrictHeadResponse` replaces only ``begin()`` (the head); the body
 framing it sets up (``chunked``, ``length``, ``will_close``) is decided exactly as
 ``http.client`` decides it, and everything after the head is ``http.client``'s own code.
+:class:`StrictFramingResponse`, the class securl's connections use, then applies RFC 9112
+section 6.3 where ``http.client`` is lenient: a ``Content-Length`` that is not a number, or
+two different ones, is refused; with both ``Transfer-Encoding`` and ``Content-Length`` the
+Transfer-Encoding frames the body and the connection is closed afterwards.
 
 Rules (RFC 9112 sections 2-5), each failure an ``http.client.HTTPException`` that
 ``securl.http.errors`` turns into :class:`~securl.ProtocolError`:
@@ -36,7 +40,10 @@ import http.client
 import re
 from typing import Any
 
-__all__ = ["MalformedResponseHead", "StrictHeadResponse", "TruncatedResponseHead"]
+__all__ = [
+    "InvalidFraming", "MalformedResponseHead", "StrictFramingResponse", "StrictHeadResponse",
+    "TruncatedResponseHead",
+]
 
 _MAXLINE = 65536  # http.client's limits
 _MAXLINES = 100
@@ -183,10 +190,12 @@ class StrictHeadResponse(http.client.HTTPResponse):
         self.code = self.status = status
         self.reason = reason
         self.headers = self.msg = fields
+        self._frame(status, first)
 
-        # Body framing, exactly as http.client.HTTPResponse.begin decides it.
-        encoding = first.get("transfer-encoding")
-        self.chunked = bool(encoding) and encoding.lower() == "chunked"
+    def _frame(self, status: int, first: dict[str, str]) -> None:
+        """Body framing, exactly as http.client.HTTPResponse.begin decides it."""
+        encoding = first.get("transfer-encoding", "")
+        self.chunked = encoding.lower() == "chunked"
         if self.chunked:
             self.chunk_left = None
         self.will_close = _will_close(self.version, first)
@@ -200,7 +209,80 @@ class StrictHeadResponse(http.client.HTTPResponse):
             else:
                 if self.length < 0:
                     self.length = None
-        if status in (204, 304) or 100 <= status < 200 or self._method == "HEAD":
+        method = self._method  # type: ignore[attr-defined]
+        if status in (204, 304) or 100 <= status < 200 or method == "HEAD":
             self.length = 0
         if not self.will_close and not self.chunked and self.length is None:
             self.will_close = True
+
+
+class InvalidFraming(MalformedResponseHead):
+    """The response's Content-Length cannot frame its body (RFC 9112 section 6.3)."""
+
+
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def _content_length(values: list[str]) -> int:
+    """The one length that every Content-Length field line states, by RFC 9112 6.3 item 5.
+
+    Each field value is a comma-separated list; every element must be ``1*DIGIT`` (ASCII
+    digits only: no sign, no empty element, no other text) and all of them, across every
+    Content-Length line, must be the same number. Anything else raises
+    :class:`InvalidFraming`, whose message never shows the values. An empty element
+    (``5,,5``, ``5,``) is refused too: RFC 9110 section 5.6.1 lets list parsers skip empty
+    elements, but no sender writes one in a length, and the body's length is exactly where
+    two parsers must never disagree.
+    """
+    lengths = set()
+    for value in values:
+        for element in value.split(","):
+            element = element.strip(" \t")
+            if not _DIGITS.fullmatch(element):
+                raise InvalidFraming(
+                    "the response's Content-Length is not a decimal number of bytes (RFC 9112 "
+                    "section 6.3: an unrecoverable framing error); the response is discarded")
+            lengths.add(int(element))
+    if len(lengths) != 1:
+        raise InvalidFraming(
+            "the response states different Content-Length values (RFC 9112 section 6.3: an "
+            "unrecoverable framing error); the response is discarded")
+    return lengths.pop()
+
+
+class StrictFramingResponse(StrictHeadResponse):
+    """:class:`StrictHeadResponse` whose body framing follows RFC 9112 section 6.3.
+
+    The response class of securl's connections. Where ``http.client`` (and so
+    :class:`StrictHeadResponse`, which decides the framing exactly as it does) is lenient:
+
+    * every ``Content-Length`` line is checked (:func:`_content_length`): a value that is not a
+      number (``6x``, ``-3``, ``+5``, empty), in any of the lines, or two different numbers,
+      raise :class:`InvalidFraming`, an unrecoverable error (item 5), and the connection is
+      closed. ``http.client`` reads the first line only, and ignores a value it cannot parse.
+      Identical values, in one list (``5, 5``) or on several lines, are one length, as item 5
+      allows. An invalid Content-Length is refused even next to ``Transfer-Encoding``;
+    * with both ``Transfer-Encoding`` and ``Content-Length``, the Transfer-Encoding frames the
+      body and the Content-Length is ignored (item 3), and the connection is closed after the
+      response, never reused: the two framings disagree, which is how responses are smuggled.
+    """
+
+    def _frame(self, status: int, first: dict[str, str]) -> None:
+        if "content-length" not in first:
+            super()._frame(status, first)
+            return
+        values = [value for name, value in self.headers.raw_items()
+                  if name.lower() == "content-length"]
+        try:
+            length = _content_length(values)
+        except InvalidFraming:
+            self.close()  # unrecoverable: the connection is closed, as for a malformed head
+            raise
+        framing = dict(first)
+        if "transfer-encoding" in first:
+            del framing["content-length"]
+            super()._frame(status, framing)
+            self.will_close = True
+        else:
+            framing["content-length"] = str(length)
+            super()._frame(status, framing)

@@ -4,6 +4,14 @@
 scheme, host, port, the whole :class:`~securl.tls.decision.TrustDecision` (verified or not,
 CAs, client certificate, pins) and the proxy. Keying by host alone is how an unverified request once
 poisoned later verified ones (requests' GHSA-9wx4-h78v-vm56); here that cannot happen.
+
+An ``https://`` proxy is spoken to over TLS, verified (chain and name) against securl's
+default trust: the trust sources of ``TLSConfig()`` (``SSL_CERT_FILE``/``SSL_CERT_DIR``, the
+system store) plus the admin policy's ``extra_ca_certs``, at the request's minimum TLS
+version or higher. The proxy belongs to the machine's network set-up (it comes from
+``HTTPS_PROXY`` or a ``ProxyHandler``), so neither the request's own ``ca_certs=``,
+``context=``, pins or client certificate, nor its opt-out, apply to it: they are about the
+origin. Its ``Proxy-Authorization`` is sent only inside that TLS.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ except ImportError as _exc:  # another package replaced urllib3 (see urllib3_che
     raise urllib3_error(_exc) from _exc
 
 from .._redact import redact_transport_logs
+from ..tls.config import TLSConfig
 from ..tls.decision import TrustDecision
 from .connection import SecurlHTTPConnectionPool, SecurlHTTPSConnectionPool
 
@@ -43,6 +52,11 @@ class PoolKey(NamedTuple):
     #: Headers for the proxy's CONNECT (https through a proxy), e.g. Proxy-Authorization: a
     #: tunnel opened with one set of proxy credentials is never reused with another.
     proxy_headers: tuple[tuple[str, str], ...] = ()
+
+
+def proxy_decision(decision: TrustDecision) -> TrustDecision:
+    """How an ``https://`` proxy is verified for a request decided ``decision`` (module rule)."""
+    return TrustDecision("verified", TLSConfig(minimum_version=decision.config.minimum_version))
 
 
 class PoolRegistry:
@@ -81,15 +95,16 @@ class PoolRegistry:
             kw: dict[str, object] = {}
             if key.decision.ssl_context is not None:
                 # A caller's own context: urllib3 sets verify_mode from cert_reqs on every
-                # connection, so cert_reqs must be the context's own value; and urllib3 would
-                # match the host name itself when check_hostname is off, which the caller's
-                # context (an audited opt-out) asked not to do.
+                # connection, so cert_reqs must be the context's own value.
                 kw["cert_reqs"] = ctx.verify_mode
-                if not ctx.check_hostname:
-                    kw["assert_hostname"] = False
+            if not ctx.check_hostname:
+                # urllib3 would match the host name itself when the context does not; a
+                # decision without the name check (the drop-in's audited check_hostname=False,
+                # an unverified opt-out, or pinned, which checks the name itself) asked not to.
+                kw["assert_hostname"] = False
             if proxy is not None:
                 # The origin's TLS runs inside a CONNECT tunnel; a TLS proxy is verified too.
-                proxy_ctx = TrustDecision("verified", key.decision.config.__class__()).context()
+                proxy_ctx = proxy_decision(key.decision).context()
                 kw.update({"_proxy": proxy, "_proxy_headers": proxy_headers,
                            "_proxy_config": ProxyConfig(proxy_ctx, False, None, None)})
             return SecurlHTTPSConnectionPool(
@@ -99,7 +114,7 @@ class PoolRegistry:
         if proxy is not None:
             # Plain http through a proxy: talk to the proxy, absolute URLs in the request line.
             if proxy.scheme == "https":
-                decision = TrustDecision("verified", key.decision.config.__class__())
+                decision = proxy_decision(key.decision)
                 return SecurlHTTPSConnectionPool(
                     proxy.host or "", proxy.port or 443, ssl_context=decision.context(),
                     securl_trust=decision, headers=proxy_headers,

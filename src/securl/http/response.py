@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from urllib3 import BaseHTTPResponse, HTTPHeaderDict
 
+from .._redact import redact_url
 from ..exceptions import ResponseTooLarge, SecurlError
 from .errors import map_transport_error
 
@@ -66,7 +67,7 @@ class Response:
         self._content: bytes | None = None
 
     def __repr__(self) -> str:
-        return f"<Response [{self.status}] {self.method} {self.url}>"
+        return f"<Response [{self.status}] {self.method} {redact_url(self.url)}>"
 
     @property
     def ok(self) -> bool:

@@ -6,10 +6,16 @@ control characters anywhere in the URL; ports 1-65535; no credentials in the URL
 header values hold no CR/LF/NUL. The host that connects is the one ``urllib.parse`` reports,
 and the certificate is checked for that same host.
 
-Unicode host names are sent as IDNA A-labels (``xn--...``), but only when the conversion is
-exact: a name that IDNA 2003 would silently map to a *different* name (``faß.de`` to
-``fass.de``, full-width letters to ASCII, ...) is refused, so the host that is contacted is
-always the one the caller wrote. ASCII ``xn--`` labels must be valid Punycode.
+Unicode host names are sent as their A-labels (``xn--...``) under UTS 46 / IDNA 2008,
+non-transitional (as browsers do): ``straße.example`` is ``xn--strae-oqa.example``, never the
+different name ``strasse.example``. That A-label is ``Target.host``, so the connection, the
+Host header, SNI, the certificate check, pins and pools all see one form of the name. Only
+lowercasing and Unicode normalisation (NFC) are applied, as ``urllib.parse`` lowercases ASCII
+names; a name IDNA 2008 disallows (symbols such as U+2260, a label starting with a combining
+mark, a bidi-rule violation, ...) or that would only be reached by mapping it to a *different*
+name (full-width letters, ligatures, soft hyphens, ...) is refused, naming the host and the
+reason, so the host contacted is always the one the caller wrote. ASCII ``xn--`` labels must
+be valid IDNA 2008 A-labels. Plain ASCII names never load the ``idna`` package.
 
 Error messages show URLs without their userinfo and with secret-looking query values
 redacted (``securl._redact.redact_url``): a refused URL never leaks a password into a log.
@@ -77,12 +83,18 @@ def _parse_str(url: str) -> Target:
         parts = urllib.parse.urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise InvalidRequest(f"invalid URL {shown!r}: {exc}") from None
+        why: str | None = _split_error(exc)
+    else:
+        why = None
+    if why is not None:  # raised outside the handler: no __context__ quoting the userinfo
+        raise InvalidRequest(f"invalid URL {shown!r}: {why}")
     scheme = parts.scheme.lower()
     if scheme not in SCHEMES:
+        # The scheme as the redacted URL has it: in "user:pw@host" the "scheme" is a user name.
+        shown_scheme = parts.scheme if shown.lower().startswith(parts.scheme + ":") else ""
         raise InvalidRequest(
             f"securl only fetches http and https URLs, not "
-            f"{parts.scheme or 'a URL without a scheme'} ({shown!r}); file:, ftp:, data: and "
+            f"{shown_scheme or 'a URL without a scheme'} ({shown!r}); file:, ftp:, data: and "
             "other schemes are refused by design"
         )
     if "@" in parts.netloc:
@@ -106,29 +118,70 @@ def _parse_str(url: str) -> Target:
     return Target(url, scheme, host, port, target)
 
 
+def _split_error(exc: ValueError) -> str:
+    """Why ``urllib.parse`` refused a URL, without its text (which can quote the userinfo)."""
+    text = str(exc)
+    if text.startswith("Port"):
+        return "the port is not a number from 1 to 65535"
+    if "IPv6" in text:
+        return "the brackets of an IPv6 address do not match or hold no valid address"
+    if "NFKC" in text:
+        return ("the host holds characters that Unicode (NFKC) normalisation turns into URL "
+                "delimiters such as / ? # @ :")
+    return "it cannot be split into scheme, host, port and path"
+
+
 def idna_host(host: str) -> str:
-    """``host`` as sent on the wire: A-labels for Unicode, refused if IDNA would change it."""
+    """``host`` as sent on the wire: A-labels for Unicode (UTS 46 / IDNA 2008, module rules).
+
+    Plain ASCII names are returned as they are, without loading the ``idna`` package.
+    """
     if host.isascii():
         if "xn--" in host:
-            try:
-                host.encode("ascii").decode("idna")
-            except UnicodeError as exc:
-                raise InvalidRequest(
-                    f"host {host!r} has an invalid IDNA (xn--) label: {exc}"
-                ) from None
+            _check_a_labels(host)
         return host
+    import unicodedata
+
+    import idna
+
+    written = unicodedata.normalize("NFC", host.lower())
     try:
-        encoded = host.encode("idna").decode("ascii")
-        back = encoded.encode("ascii").decode("idna")
-    except UnicodeError as exc:
-        raise InvalidRequest(f"host {host!r} is not a valid IDNA name: {exc}") from None
-    if back != host.rstrip(".") and back != host:
+        encoded = idna.encode(host, uts46=True, transitional=False).decode("ascii")
+    except (idna.IDNAError, UnicodeError) as exc:
+        raise InvalidRequest(
+            f"host {host!r} is not a valid IDNA name: {_printable(exc)}"
+        ) from None
+    try:
+        exact = idna.encode(written).decode("ascii")  # no mapping: the name as written
+    except (idna.IDNAError, UnicodeError):
+        exact = None
+    if exact != encoded:
         raise InvalidRequest(
             f"host {host!r} is not in IDNA canonical form: IDNA would send it as {encoded!r}, "
             "a different name, so it is refused. Write that name if it is the host you mean, "
             "or give the host's xn-- form (A-label) directly"
         )
     return encoded
+
+
+def _check_a_labels(host: str) -> None:
+    """Refuse ``xn--`` labels that are not the A-label of a valid IDNA 2008 name."""
+    import idna
+
+    for label in host.split("."):
+        if label.startswith("xn--"):
+            try:
+                idna.decode(label)
+            except (idna.IDNAError, UnicodeError) as exc:
+                raise InvalidRequest(
+                    f"host {host!r} has an invalid IDNA (xn--) label: {_printable(exc)}"
+                ) from None
+
+
+def _printable(exc: BaseException) -> str:
+    """An error's text with anything unprintable escaped, as ``repr`` would show it."""
+    text = str(exc)
+    return text if text.isprintable() else repr(text)[1:-1]
 
 
 _STANDARD_METHODS = {m: m for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")}

@@ -3,7 +3,9 @@
 :func:`send` picks the pool by the whole trust decision (``securl.http.pool.PoolKey``),
 hands urllib3 the request with retries and redirects off (securl decides both), caps the
 socket timeouts at the call's deadline, and maps every urllib3/ssl/socket error to the securl
-error that explains it (``securl.http.errors``), chained with ``raise ... from``.
+error that explains it (``securl.http.errors``), chained with ``raise ... from``. An
+``https://`` proxy whose own certificate fails verification is named as such (the request
+never reached the origin).
 """
 
 from __future__ import annotations
@@ -12,15 +14,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from urllib3 import BaseHTTPResponse, HTTPHeaderDict
-from urllib3.util import SKIP_HEADER, Retry
+from urllib3.exceptions import ProxyError
+from urllib3.util import SKIP_HEADER, Retry, parse_url
 from urllib3.util import Timeout as Urllib3Timeout
 
 from .._redact import redact_url
-from ..exceptions import SecurlError
+from ..exceptions import SecurlError, TLSVerificationError
 from ..tls.decision import TrustDecision
 from .deadline import Deadline, set_current
 from .errors import deadline_exceeded, map_transport_error
-from .pool import PoolKey, PoolRegistry
+from .pool import PoolKey, PoolRegistry, proxy_decision
 from .target import Target
 from .timeouts import Timeouts
 
@@ -95,6 +98,10 @@ def send(
     except Exception as exc:
         if deadline is not None:
             deadline.release()
+        if proxy is not None and isinstance(exc, ProxyError):
+            unverified_proxy = _proxy_not_verified(exc, proxy, target, decision)
+            if unverified_proxy is not None:
+                raise unverified_proxy from exc
         mapped = map_transport_error(
             exc, target.host, target.port,
             trust=_trust_of(decision) if target.scheme == "https" else None,
@@ -124,6 +131,34 @@ def wire_headers(headers: HTTPHeaderDict) -> Mapping[str, str]:
             return headers
         plain[name] = value
     return plain
+
+
+def _proxy_not_verified(exc: ProxyError, proxy: str, target: Target,
+                        decision: TrustDecision) -> TLSVerificationError | None:
+    """The error for an ``https://`` proxy whose certificate failed verification, else None.
+
+    urllib3 raises ProxyError for anything that failed before the proxy connection was made,
+    so a certificate error inside it is the proxy's, not the origin's.
+    """
+    url = parse_url(proxy)
+    if url.scheme != "https" or url.host is None:
+        return None
+    host, port = url.host, url.port or 443
+    trust = _trust_of(proxy_decision(decision))
+    mapped = map_transport_error(exc, host, port, trust=trust)
+    if not isinstance(mapped, TLSVerificationError):
+        return None
+    reason = mapped.reason
+    detail = getattr(reason, "verify_message", None) or str(reason)
+    against = f" ({trust.location}, {trust.source})" if trust is not None else ""
+    return TLSVerificationError(
+        f"TLS verification failed for the https proxy {host}:{port} ({mapped.reason_code}: "
+        f"{detail}); no CONNECT and no proxy credentials were sent, and nothing reached "
+        f"{target.host}:{target.port}. An https:// proxy is verified against securl's default "
+        f"trust{against}, not the request's own ca_certs= or context=: trust the proxy's CA "
+        "there (the system store, SSL_CERT_FILE, or the admin policy's extra_ca_certs).",
+        reason_code=mapped.reason_code, reason=reason, host=host, port=port,
+    )
 
 
 def _trust_of(decision: TrustDecision) -> Any:

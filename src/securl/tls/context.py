@@ -3,15 +3,20 @@
 Every context made here has ``PROTOCOL_TLS_CLIENT``, ``check_hostname=True``,
 ``CERT_REQUIRED``, a minimum of TLS 1.2 (admin policy or the config may raise it to 1.3),
 ``VERIFY_X509_STRICT`` (unless admin policy sets ``x509_strict = false``) and
-``VERIFY_X509_PARTIAL_CHAIN`` where the Python has them, and ALPN ``http/1.1``.
+``VERIFY_X509_PARTIAL_CHAIN`` where the Python has them, ALPN ``http/1.1``, and
+``hostname_checks_common_name=False``: the host must be named by the certificate's
+subjectAltName, as RFC 6125 and browsers require; a name only in the subject CN is refused
+(reason ``no-subject-alt-name``, see :func:`rejected_certificate`).
 
 Contexts are cached per (TLSConfig, trust-relevant environment, policy): loading a trust store
 costs milliseconds and the thousandth request must not pay it. A cached context is shared by
-every pool and thread, so it is *sealed*: once built, any attempt to weaken it (turn off
-verification or hostname checks, lower the TLS version, drop X.509 flags, load other CAs or a
-client certificate) raises :class:`~securl.PolicyError` instead of silently weakening every
-other user of the same object. Setting a value it already has is allowed (urllib3 re-asserts
-``verify_mode`` on every connection).
+every pool and thread, so it is *sealed* (:mod:`securl.tls.seal`): once built, any attempt to
+weaken it (turn off verification or hostname checks, lower the TLS version, loosen X.509 flags
+or options, load other CAs or a client certificate, set a key log file...) raises
+:class:`~securl.PolicyError` instead of silently weakening every other user of the same
+object. Setting a value it already has is allowed (urllib3 re-asserts ``verify_mode`` on
+every connection). The chainless contexts of pinned and opted-out requests
+(:func:`create_unverified_context`) are shared the same way and sealed as they are built.
 
 A cached context remembers the files it was built from (CA bundle or directory, client
 certificate and key, the policy's ``extra_ca_certs``) and their identity (device, inode,
@@ -32,154 +37,74 @@ import threading
 from typing import Any
 
 from .._policy import Policy, get_policy
-from ..exceptions import ConfigurationError, PolicyError
+from ..exceptions import ConfigurationError
 from .config import TLSConfig
+from .seal import SealMixin, sealed_class, truststore_context_class
 from .trust import TrustInfo, resolve_trust
 
-__all__ = ["SealedSSLContext", "create_context", "create_unverified_context"]
+__all__ = ["SealedSSLContext", "create_context", "create_unverified_context",
+           "rejected_certificate"]
 
 ALPN_PROTOCOLS = ["http/1.1"]
 _STRICT = getattr(ssl, "VERIFY_X509_STRICT", 0)
 _PARTIAL_CHAIN = getattr(ssl, "VERIFY_X509_PARTIAL_CHAIN", 0)
 
 
-_descriptors: dict[tuple[type, str], Any] = {}
+class _SSLSocket(ssl.SSLSocket):
+    """The TLS socket of securl's contexts: a failed verification keeps the leaf it rejected.
 
-
-def _parent_descriptor(obj: object, name: str) -> Any:
-    """``name`` as the class after :class:`_SealMixin` in ``obj``'s MRO defines it.
-
-    Looked up on every handshake (the ssl module and urllib3 read and set ``verify_mode``
-    and ``check_hostname`` per connection), so the MRO walk is done once per class.
+    OpenSSL's error names no certificate; securl's error mapping reads this one to tell a
+    certificate with no subjectAltName at all from one issued for another name
+    (:func:`rejected_certificate`).
     """
-    key = (type(obj), name)
-    descriptor = _descriptors.get(key)
-    if descriptor is None:
-        mro = type(obj).__mro__
-        for klass in mro[mro.index(_SealMixin) + 1 :]:
-            if name in klass.__dict__:
-                descriptor = _descriptors[key] = klass.__dict__[name]
-                break
-        else:  # pragma: no cover
-            raise AttributeError(name)
-    return descriptor
+
+    def do_handshake(self, block: bool = False) -> None:
+        try:
+            super().do_handshake(block)
+        except ssl.SSLCertVerificationError as err:
+            _keep_rejected_leaf(err, getattr(self, "_sslobj", None))
+            raise
 
 
-class _SealMixin:
-    """Refuses changes that would weaken a built, shared context (see module docstring)."""
+class _SSLObject(ssl.SSLObject):
+    """:class:`_SSLSocket` for memory BIOs (urllib3's TLS inside an HTTPS proxy tunnel)."""
 
-    _securl_sealed = False
-    trust: TrustInfo | None = None
-
-    def _refuse(self, what: str) -> None:
-        raise PolicyError(
-            f"refusing to {what} on a shared, verified securl context: every connection that "
-            "uses it would be weakened. Build your own ssl.SSLContext for that connection, or "
-            "use a per-call opt-out: tls=securl.unverified(reason=...)"
-        )
-
-    def _set(self, name: str, value: object) -> None:
-        descriptor = _parent_descriptor(self, name)
-        if descriptor is _STDLIB_SETTERS.get(name):
-            # ssl.SSLContext's Python setters call super(SSLContext, SSLContext), looking the
-            # class up by name in the ssl module; once something (truststore.inject_into_ssl)
-            # has replaced ssl.SSLContext that recurses forever. The C-level descriptor is
-            # what those setters end up calling, so call it directly.
-            descriptor = _C_SETTERS[name]
-        descriptor.__set__(self, value)
-
-    @property
-    def verify_mode(self) -> ssl.VerifyMode:
-        return _parent_descriptor(self, "verify_mode").__get__(self)  # type: ignore[no-any-return]
-
-    @verify_mode.setter
-    def verify_mode(self, value: ssl.VerifyMode) -> None:
-        if self._securl_sealed and value != ssl.CERT_REQUIRED:
-            self._refuse(f"set verify_mode={value!r}")
-        self._set("verify_mode", value)
-
-    @property
-    def check_hostname(self) -> bool:
-        return _parent_descriptor(self, "check_hostname").__get__(self)  # type: ignore[no-any-return]
-
-    @check_hostname.setter
-    def check_hostname(self, value: bool) -> None:
-        if self._securl_sealed and not value:
-            self._refuse("turn off check_hostname")
-        self._set("check_hostname", value)
-
-    @property
-    def minimum_version(self) -> ssl.TLSVersion:
-        return _parent_descriptor(self, "minimum_version").__get__(self)  # type: ignore[no-any-return]
-
-    @minimum_version.setter
-    def minimum_version(self, value: ssl.TLSVersion) -> None:
-        if self._securl_sealed and value < self.minimum_version:
-            self._refuse(f"lower minimum_version to {value!r}")
-        self._set("minimum_version", value)
-
-    @property
-    def verify_flags(self) -> ssl.VerifyFlags:
-        return _parent_descriptor(self, "verify_flags").__get__(self)  # type: ignore[no-any-return]
-
-    @verify_flags.setter
-    def verify_flags(self, value: ssl.VerifyFlags) -> None:
-        if self._securl_sealed and (self.verify_flags & ~value):
-            self._refuse(f"clear verify_flags to {value!r}")
-        self._set("verify_flags", value)
-
-    def load_verify_locations(self, *args: Any, **kwargs: Any) -> None:
-        if self._securl_sealed:
-            self._refuse("load more CAs")
-        _parent_descriptor(self, "load_verify_locations")(self, *args, **kwargs)
-
-    def load_default_certs(self, *args: Any, **kwargs: Any) -> None:
-        if self._securl_sealed:
-            self._refuse("load more CAs")
-        _parent_descriptor(self, "load_default_certs")(self, *args, **kwargs)
-
-    def load_cert_chain(self, *args: Any, **kwargs: Any) -> None:
-        if self._securl_sealed:
-            self._refuse("load a client certificate")
-        _parent_descriptor(self, "load_cert_chain")(self, *args, **kwargs)
-
-    def set_ciphers(self, *args: Any, **kwargs: Any) -> None:
-        if self._securl_sealed:
-            self._refuse("change the cipher list")
-        _parent_descriptor(self, "set_ciphers")(self, *args, **kwargs)
-
-    def seal(self) -> None:
-        """Freeze the security settings of this context (idempotent)."""
-        self._securl_sealed = True
+    def do_handshake(self) -> None:
+        try:
+            super().do_handshake()
+        except ssl.SSLCertVerificationError as err:
+            _keep_rejected_leaf(err, getattr(self, "_sslobj", None))
+            raise
 
 
-class SealedSSLContext(_SealMixin, ssl.SSLContext):  # type: ignore[misc]
+_REJECTED = "securl_rejected_certificate"
+
+
+def _keep_rejected_leaf(err: ssl.SSLCertVerificationError, sslobj: Any) -> None:
+    """Attach the DER leaf certificate the peer sent to ``err`` (nothing if unavailable)."""
+    try:
+        chain = sslobj.get_unverified_chain() or ()
+        if not chain:
+            return
+        leaf = chain[0]  # bytes from Python 3.13, an _ssl.Certificate before
+        der = leaf if isinstance(leaf, bytes) else leaf.public_bytes(_ssl.ENCODING_DER)
+    except (AttributeError, ValueError, ssl.SSLError):
+        return
+    if isinstance(der, bytes):
+        setattr(err, _REJECTED, der)
+
+
+def rejected_certificate(err: BaseException) -> bytes | None:
+    """The DER leaf certificate a verification failure of a securl context rejected, if known."""
+    der = getattr(err, _REJECTED, None)
+    return der if isinstance(der, bytes) else None
+
+
+class SealedSSLContext(SealMixin, ssl.SSLContext):
     """An OpenSSL-verified context that refuses to be weakened once sealed."""
 
-
-_STDLIB_SETTERS: dict[str, object] = {
-    name: ssl.SSLContext.__dict__[name]
-    for name in ("verify_mode", "minimum_version", "verify_flags")
-    if name in ssl.SSLContext.__dict__
-}
-_C_SETTERS: dict[str, Any] = {
-    name: _ssl._SSLContext.__dict__[name] for name in _STDLIB_SETTERS
-}
-
-
-_truststore_class: type[ssl.SSLContext] | None = None
-
-
-def _truststore_context_class() -> type[ssl.SSLContext]:
-    global _truststore_class
-    if _truststore_class is None:
-        import truststore
-
-        class SealedTruststoreContext(_SealMixin, truststore.SSLContext):  # type: ignore[misc, unused-ignore]
-            """A truststore (native verifier) context that refuses to be weakened once sealed."""
-
-        _truststore_class = SealedTruststoreContext
-    return _truststore_class
+    sslsocket_class = _SSLSocket
+    sslobject_class = _SSLObject
 
 
 def _load_client_cert(ctx: ssl.SSLContext, config: TLSConfig) -> None:
@@ -290,17 +215,6 @@ def _sources_changed(ctx: ssl.SSLContext) -> bool:
     return bool(paths) and file_signature(paths) != getattr(ctx, "_securl_signature", None)
 
 
-_sealed_classes: dict[type, type[ssl.SSLContext]] = {}
-
-
-def _sealed_class(base: type[ssl.SSLContext]) -> type[ssl.SSLContext]:
-    """SealedSSLContext over ``base``, a subclass of ssl.SSLContext (e.g. gevent's)."""
-    cls = _sealed_classes.get(base)
-    if cls is None:
-        cls = _sealed_classes[base] = type("SealedSSLContext", (_SealMixin, base), {})
-    return cls
-
-
 def build_context(config: TLSConfig, policy: Policy | None = None, *, seal: bool = True,
                   alpn: bool = True, base: type[ssl.SSLContext] | None = None
                   ) -> ssl.SSLContext:
@@ -319,12 +233,13 @@ def build_context(config: TLSConfig, policy: Policy | None = None, *, seal: bool
     signature = file_signature(paths)
     ctx: ssl.SSLContext
     if trust.source == "truststore":
-        ctx = _truststore_context_class()(ssl.PROTOCOL_TLS_CLIENT)
+        ctx = truststore_context_class()(ssl.PROTOCOL_TLS_CLIENT)
     else:
-        ctx = (_sealed_class(base) if base else SealedSSLContext)(ssl.PROTOCOL_TLS_CLIENT)
+        ctx = (sealed_class(base) if base else SealedSSLContext)(ssl.PROTOCOL_TLS_CLIENT)
     ctx.minimum_version = max(config.minimum_version, policy.minimum_tls_version)
     ctx.verify_mode = ssl.CERT_REQUIRED
     ctx.check_hostname = True
+    ctx.hostname_checks_common_name = False  # RFC 6125: the subjectAltName names the host
     flags = _PARTIAL_CHAIN | (_STRICT if policy.x509_strict else 0)
     ctx.verify_flags |= flags
     if alpn:
@@ -381,17 +296,21 @@ def clear_cache() -> None:
 
 
 def create_unverified_context(config: TLSConfig | None = None) -> ssl.SSLContext:
-    """A context that skips chain and hostname checks; only for an audited per-call opt-out.
+    """A context that skips chain and hostname checks; only for an audited per-call opt-out
+    and for pinned requests (which check the key, and the host name, themselves).
 
     Everything else (TLS >= 1.2, ALPN, client certificate) stays as in a verified context.
-    Never cached, never shared with verified pools.
+    Never cached here and never shared with verified pools; sealed, because its callers
+    cache it and share it between every pinned or opted-out pool with the same config.
     """
     config = config or _DEFAULT
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx = SealedSSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
+    ctx.hostname_checks_common_name = False
     ctx.minimum_version = max(config.minimum_version, get_policy().minimum_tls_version)
     ctx.set_alpn_protocols(ALPN_PROTOCOLS)
     if config.client_cert is not None:
         _load_client_cert(ctx, config)
+    ctx.seal()
     return ctx

@@ -16,8 +16,17 @@ call it and neither builds trust on its own, so these rules hold for both by con
   not check the chain or the host name, or ``HTTPSHandler(check_hostname=False)``) passes
   :func:`_allow_opt_out`: admin policy ``allow_unverified = false`` refuses it with
   :class:`~securl.PolicyError` before anything is sent; otherwise it is audited
-  (``securl.unverified_request``, with the caller's file:line) and warned
-  (:class:`~securl.InsecureRequestWarning`), whatever the warning filters say.
+  (``securl.unverified_request``, with the caller's file:line and what was off) and warned
+  (:class:`~securl.InsecureRequestWarning`), whatever the warning filters say. urllib's
+  ``check_hostname=False`` with a context that still checks the chain (or with no context)
+  turns off the host name check only: mode ``chain-only``, the chain still verified
+  (against the context's CAs, else securl's trust); ``verify_mode=CERT_NONE`` turns off
+  certificate verification (mode ``unverified``).
+* **An opt-out covers the origin named in the call**: after a redirect to another origin
+  the front-end decides again without it (``securl.Session`` drops ``tls=``; the drop-in
+  passes ``left_origin=True``, which sets aside a ``context=`` that does not verify), and
+  it is not regained by a redirect back. A ``context=`` that verifies only names whom to
+  trust, so it applies to every hop.
 * **Pinned calls** (``tls=securl.pinned(...)``) are audited (``securl.pinned_request``) and
   are not opt-outs, except trusting a first key unseen, which ``allow_unverified = false``
   refuses.
@@ -49,7 +58,7 @@ from .._policy import check_unverified_allowed, get_policy
 from .._redact import redact_url
 from ..exceptions import ConfigurationError, InsecureRequestWarning, InvalidRequest, PolicyError
 from .config import TLSConfig
-from .context import create_context, create_unverified_context
+from .context import build_context, create_context, create_unverified_context
 from .modes import Pinned, Unverified, Verifier
 from .pins import HostPins, PinsFile, check_pin_syntax, policy_pins_file
 
@@ -59,7 +68,7 @@ if TYPE_CHECKING:
 __all__ = ["CertInput", "Mode", "TrustDecision", "TrustSettings", "cert_fields",
            "check_verifiers"]
 
-Mode = Literal["verified", "unverified", "pinned"]
+Mode = Literal["verified", "chain-only", "unverified", "pinned"]
 #: ``cert=``: ``'both.pem'``, ``(cert, key)`` or ``(cert, key, password)``.
 CertInput = str | tuple[str, str] | tuple[str, str, str] | None
 
@@ -70,7 +79,9 @@ class TrustDecision:
 
     Attributes:
         mode: ``verified`` (CA chain + host name, by OpenSSL/the OS), ``pinned`` (the key
-            replaces the chain; see :func:`securl.pinned`) or ``unverified`` (audited opt-out).
+            replaces the chain; see :func:`securl.pinned`), ``chain-only`` (the CA chain is
+            verified, the host name is not: the drop-in's audited ``check_hostname=False``)
+            or ``unverified`` (audited opt-out).
         config: trust anchors, client certificate, TLS version, ``pins=`` (on top of the
             chain: the server's key must be one of them).
         pinned: the per-call :class:`~securl.tls.modes.Pinned` token (mode ``pinned`` only).
@@ -82,7 +93,7 @@ class TrustDecision:
         ssl_context: a context the caller supplied (``securl.urllib``'s ``context=``), used
             as it is and compared by identity, so each such context gets its own pools;
             ``mode`` then says what it does: ``verified`` only if it checks both the chain and
-            the host name.
+            the host name, ``chain-only`` if it checks the chain alone.
     """
 
     mode: Mode
@@ -109,6 +120,12 @@ class TrustDecision:
         return bool(self.config.pins or (self.pinned and self.pinned.pins)
                     or any(e.pins for e in self.host_pins))
 
+    @property
+    def chain_verified(self) -> bool:
+        """Whether OpenSSL (or the OS) verifies the certificate chain (``verified``,
+        ``chain-only``)."""
+        return self.mode in ("verified", "chain-only")
+
     def _key(self) -> tuple[Any, ...]:
         return (self.mode, self.config, self.pinned, self.host_pins, self.tofu,
                 self.verifiers, self.ssl_context)
@@ -127,13 +144,16 @@ class TrustDecision:
 
         ``pinned`` and ``unverified`` contexts do not validate the chain at the OpenSSL level
         (CERT_NONE); for ``pinned`` the connection then checks the key and the host name
-        itself before anything is sent. Each mode has its own cached context object. A
-        caller-supplied ``ssl_context`` is returned as it is.
+        itself before anything is sent. A ``chain-only`` context is the verified one's twin
+        without ``check_hostname`` (:func:`_chain_only_context`). Each mode has its own cached
+        context object. A caller-supplied ``ssl_context`` is returned as it is.
         """
         if self.ssl_context is not None:
             return self.ssl_context
         if self.mode == "verified":
             return create_context(self.config, recheck_files=recheck_files)
+        if self.mode == "chain-only":
+            return _chain_only_context(self.config, recheck_files=recheck_files)
         return _chainless_context(self.mode, self.config)
 
 
@@ -150,6 +170,33 @@ def _chainless_context(mode: str, config: TLSConfig) -> ssl.SSLContext:
             if ctx is None:
                 ctx = _chainless_cache[key] = create_unverified_context(config)
     return ctx
+
+
+_chain_only_cache: dict[TLSConfig, tuple[ssl.SSLContext, ssl.SSLContext]] = {}
+
+
+def _chain_only_context(config: TLSConfig, *, recheck_files: bool) -> ssl.SSLContext:
+    """A context that verifies the chain like ``create_context(config)`` but not the name.
+
+    Rule: it is rebuilt whenever the verified context for ``config`` is (a trust or key file
+    changed, ``SSL_CERT_FILE``/``SSL_CERT_DIR`` changed, the cache was cleared), and fails
+    as that one fails, so it never verifies against CAs the verified context no longer
+    trusts. It is shared by every chain-only pool with this config, so it is sealed as
+    built (urllib3 re-asserts ``check_hostname=False`` on it, which the seal allows), and it
+    is never handed to a verified pool.
+    """
+    verified = create_context(config, recheck_files=recheck_files)
+    cached = _chain_only_cache.get(config)
+    if cached is not None and cached[0] is verified:
+        return cached[1]
+    with _chainless_lock:
+        cached = _chain_only_cache.get(config)
+        if cached is None or cached[0] is not verified:
+            ctx = build_context(config, seal=False)
+            ctx.check_hostname = False
+            ctx.seal()  # type: ignore[attr-defined]
+            cached = _chain_only_cache[config] = (verified, ctx)
+    return cached[1]
 
 
 def cert_fields(cert: CertInput) -> dict[str, Any]:
@@ -194,7 +241,9 @@ def _context_opt_out(ctx: ssl.SSLContext, target: Target) -> Unverified | None:
 
     Rule: a context that allows older TLS than admin policy's ``minimum_tls_version`` is
     refused whatever it verifies; one that checks both the chain (``verify_mode`` not
-    ``CERT_NONE``) and the host name is used as it is; anything else is an opt-out.
+    ``CERT_NONE``) and the host name is used as it is; one that checks the chain but not the
+    name is an opt-out of the name check only (mode ``chain-only``); one with ``CERT_NONE``
+    is an opt-out of certificate verification.
     """
     floor = get_policy().minimum_tls_version
     if ctx.minimum_version < floor:
@@ -203,10 +252,14 @@ def _context_opt_out(ctx: ssl.SSLContext, target: Target) -> Unverified | None:
             f"below the minimum TLS version admin policy requires ({floor.name}); set "
             f"ctx.minimum_version = ssl.TLSVersion.{floor.name}"
         )
-    if ctx.verify_mode != ssl.CERT_NONE and ctx.check_hostname:
-        return None
-    off = "verify_mode=CERT_NONE" if ctx.verify_mode == ssl.CERT_NONE else "check_hostname=False"
-    return Unverified(f"urllib context= with {off}", what=f"an SSLContext with {off}")
+    if ctx.verify_mode == ssl.CERT_NONE:
+        return Unverified("urllib context= with verify_mode=CERT_NONE: certificate "
+                          "verification off", what="an SSLContext with verify_mode=CERT_NONE")
+    if not ctx.check_hostname:
+        return Unverified("urllib context= with check_hostname=False: host name check off, "
+                          "certificate chain verified",
+                          what="an SSLContext with check_hostname=False", keeps_chain=True)
+    return None
 
 
 class TrustSettings:
@@ -233,18 +286,24 @@ class TrustSettings:
 
     def decide(self, target: Target, *, tls: object = None, cert: CertInput = None,
                pins: Iterable[str] | None = None, verifiers: tuple[Verifier, ...] = (),
-               context: ssl.SSLContext | None = None) -> TrustDecision:
+               context: ssl.SSLContext | None = None, left_origin: bool = False
+               ) -> TrustDecision:
         """The trust decision for one request to ``target`` (see the module rules).
 
         ``tls`` is a per-call mode (:func:`securl.pinned`, :func:`securl.unverified`);
         ``cert``/``pins``/``verifiers`` add to the front-end's; ``context`` is a caller's own
-        SSLContext (the urllib drop-in's ``context=``). Pins files are read here, per
-        request, for this host.
+        SSLContext (the urllib drop-in's ``context=``). ``left_origin`` says a redirect has
+        left the origin the call named: a ``context`` that does not verify is then set aside
+        (nothing is audited or warned), one that verifies is used. Pins files are read here,
+        per request, for this host.
         """
         https = target.scheme == "https"
         if context is not None and https:
             opt_out = _context_opt_out(context, target)
-            tls = opt_out if opt_out is not None else tls
+            if opt_out is not None and left_origin:
+                context = None
+            elif opt_out is not None:
+                tls = opt_out
         else:
             context = None
         if (tls is None and cert is None and pins is None and not verifiers and https
@@ -263,6 +322,8 @@ class TrustSettings:
         if token is not None:
             mode = "pinned"
             self._check_pinned(token, target, host_pins, tofu)
+        elif isinstance(tls, Unverified) and tls.keeps_chain:
+            mode = "chain-only"
         elif tls is not None:
             mode = "unverified"
         _check_opt_out(tls, target, host_pins=host_pins,
@@ -360,9 +421,12 @@ def _allow_opt_out(token: Unverified, target: Target) -> None:
                              caller=caller, url=redact_url(target.url), what=token.what)
     emit("unverified_request", host=target.host, port=target.port, reason=token.reason,
          caller=caller, url=redact_url(target.url), action="allowed")
-    warnings.warn(
-        f"certificate verification is OFF for this request to {target.host}:{target.port} "
-        f"(reason: {token.reason}); the connection can be intercepted",
-        InsecureRequestWarning,
-        stacklevel=external_stacklevel(),
-    )
+    where = f"{target.host}:{target.port}"
+    if token.keeps_chain:
+        text = (f"the host name check is OFF for this request to {where}; the certificate "
+                f"chain is verified (reason: {token.reason}); a server with any certificate "
+                "from a trusted CA can answer for this host")
+    else:
+        text = (f"certificate verification is OFF for this request to {where} "
+                f"(reason: {token.reason}); the connection can be intercepted")
+    warnings.warn(text, InsecureRequestWarning, stacklevel=external_stacklevel())

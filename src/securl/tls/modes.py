@@ -39,11 +39,14 @@ class Unverified:
     """A per-call opt-out of certificate verification; make it with :func:`unverified`.
 
     ``what`` names the opt-out in a refusal (the urllib drop-in's opt-outs are contexts and
-    handler settings, not this token).
+    handler settings, not this token). ``keeps_chain`` is for an opt-out of the host name
+    check alone (the urllib drop-in's ``check_hostname=False``): the certificate chain is
+    still verified, only the name is not (mode ``chain-only``).
     """
 
     reason: str
     what: str = field(default="tls=securl.unverified()", compare=False, repr=False)
+    keeps_chain: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.reason, str) or not self.reason.strip():

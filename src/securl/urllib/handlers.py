@@ -5,8 +5,15 @@ these classes replace the ones that decide something:
 
 * :class:`HTTPHandler` and :class:`HTTPSHandler` send through securl's connection pools
   (``securl.http.transport.send``), with the trust decision of ``securl.tls.decision`` (the
-  same as for ``securl.Session``), securl's timeouts and error mapping.
-* :class:`HTTPRedirectHandler` applies ``securl.http.redirects`` (as ``securl.Session``).
+  same as for ``securl.Session``), securl's timeouts and error mapping, after checking every
+  header as ``securl.Session`` does (``securl.http.target.check_headers``).
+* :class:`HTTPRedirectHandler` applies ``securl.http.redirects`` (as ``securl.Session``), and
+  marks a request whose redirect left the origin the call named: an opt-out in ``context=``
+  or ``check_hostname=False`` covers that origin only (``TrustSettings.decide``'s
+  ``left_origin``).
+* An ``https://`` proxy a ``ProxyHandler`` chose for a tunnel is reached over verified TLS
+  (:func:`_note_https_proxy`; urllib sends the CONNECT, and the proxy's credentials, in
+  clear to every proxy).
 * :class:`HTTPBasicAuthHandler` does not send Basic credentials over plain http unless admin
   policy sets ``allow_basic_auth_over_http``.
 """
@@ -17,10 +24,10 @@ import dataclasses
 import socket
 import ssl
 import urllib.request as _std
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from email.message import Message
 from typing import IO, Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 from urllib.request import AbstractHTTPHandler, Request
 
 from urllib3 import HTTPResponse
@@ -33,7 +40,7 @@ from ..exceptions import AuthError, InsecureRedirectError, PolicyError
 from ..http.deadline import Deadline
 from ..http.pool import PoolRegistry
 from ..http.redirects import Redirect, next_request
-from ..http.target import Target, check_method, parse_target
+from ..http.target import Target, check_headers, check_method, parse_target
 from ..http.timeouts import DEFAULT_TIMEOUT, Timeouts, make_timeout
 from ..http.transport import send
 from ..tls.config import TLSConfig
@@ -76,15 +83,35 @@ def _route(req: Request, headers: dict[str, str]
 
     ProxyHandler rewrites the request as urllib's transport expects: for https it sets
     ``_tunnel_host`` (a CONNECT tunnel through ``req.host``); for http it makes the selector
-    the absolute URL and ``req.host`` the proxy. As urllib does, a Proxy-Authorization
-    header goes to the tunnel's CONNECT and never to the origin server.
+    the absolute URL, ``req.type`` the proxy's scheme and ``req.host`` the proxy. As urllib
+    does, a Proxy-Authorization header goes to the tunnel's CONNECT and never to the origin
+    server; the tunnel runs over TLS to the proxy when it is an ``https://`` one
+    (:func:`_note_https_proxy`; ``securl.http.pool`` verifies it).
     """
     if getattr(req, "_tunnel_host", None):
         auth = headers.pop("Proxy-Authorization", None)
-        return f"http://{req.host}", ((("Proxy-Authorization", auth),) if auth else ())
+        tls = getattr(req, "_securl_https_proxy", None) == req.host
+        return (f"{'https' if tls else 'http'}://{req.host}",
+                (("Proxy-Authorization", auth),) if auth else ())
     if req.has_proxy():
         return f"{req.type}://{req.host}", ()
     return None, ()
+
+
+def _checked_headers(headers: dict[str, Any]) -> dict[str, str]:
+    """The request's headers, checked by ``securl.Session``'s rule (``check_headers``).
+
+    Every header reaches this point: the ``Request``'s own, ``add_header()``,
+    ``add_unredirected_header()`` and the opener's ``addheaders``. A name that is not an HTTP
+    token or a value with CR, LF or NUL raises :class:`~securl.InvalidRequest` (a
+    ``ValueError``, as for an invalid URL) before anything is sent, naming the header and
+    never showing its value (``http.client`` would show it: a token read from a file with its
+    newline would end up in the error and the logs). An ``int`` value is sent as its digits,
+    as ``http.client`` sends it.
+    """
+    return dict(check_headers(
+        [(name, str(value) if isinstance(value, int) else value)
+         for name, value in headers.items()]))
 
 
 def _transport(req: Request, decide: Callable[[Target], TrustDecision]) -> SecurlHTTPResponse:
@@ -95,7 +122,7 @@ def _transport(req: Request, decide: Callable[[Target], TrustDecision]) -> Secur
     check_method(method)
     headers = dict(req.unredirected_hdrs)
     headers.update({k: v for k, v in req.headers.items() if k not in headers})
-    headers = {name.title(): value for name, value in headers.items()}
+    headers = _checked_headers({name.title(): value for name, value in headers.items()})
     proxy, proxy_headers = _route(req, headers)
     decision = decide(target)
     timeouts = _timeout(req.timeout)
@@ -113,6 +140,33 @@ def _transport(req: Request, decide: Callable[[Target], TrustDecision]) -> Secur
         deadline.release()
     assert isinstance(raw, HTTPResponse)  # what a urllib3 pool returns
     return SecurlHTTPResponse(raw, req.get_full_url(), target.host, target.port)
+
+
+def _note_https_proxy(req: Request, handlers: Iterable[object]) -> None:
+    """Mark ``req`` when the proxy its tunnel goes through is an ``https://`` one.
+
+    urllib's ProxyHandler keeps only the proxy's host:port for an https request
+    (``Request.set_proxy``), and urllib reaches every proxy with a plain-text CONNECT. The
+    proxy URL is the ``https`` entry of one of the opener's ProxyHandlers (any subclass)
+    with that host:port; if it says ``https://``, :func:`_route` sends the tunnel over TLS to
+    the proxy. A proxy URL without a scheme is a plain-http proxy, as for curl.
+    """
+    req._securl_https_proxy = None  # type: ignore[attr-defined]
+    if not getattr(req, "_tunnel_host", None):
+        return
+    for handler in handlers:
+        if not isinstance(handler, _std.ProxyHandler):
+            continue
+        for kind, url in (getattr(handler, "proxies", None) or {}).items():
+            if kind.lower() != "https":
+                continue
+            try:
+                scheme, _, _, hostport = _std._parse_proxy(url)  # type: ignore[attr-defined]
+            except ValueError:
+                continue
+            if scheme == "https" and unquote(hostport) == req.host:
+                req._securl_https_proxy = req.host  # type: ignore[attr-defined]
+                return
 
 
 class HTTPHandler(_std.HTTPHandler):
@@ -136,25 +190,32 @@ class HTTPSHandler(_std.HTTPSHandler):
         self._check_hostname = check_hostname
 
     def https_open(self, req: Request) -> Any:
+        _note_https_proxy(req, getattr(self.parent, "handlers", ()))
+        if getattr(req, "_securl_left_origin", False):
+            return _transport(req, lambda target: self._decide(target, left_origin=True))
         return _transport(req, self._decide)
 
-    def _decide(self, target: Target) -> TrustDecision:
+    def _decide(self, target: Target, *, left_origin: bool = False) -> TrustDecision:
         """The trust decision for one request through this handler (``securl.tls.decision``).
 
         No context means securl's verified default; a context is used as it is if it checks
         both the chain and the host name, and is an audited opt-out otherwise (refused if
         admin policy forbids opt-outs, or if it allows older TLS than policy's minimum).
-        ``check_hostname=False`` without a context is an opt-out too.
+        ``check_hostname=False`` turns off the host name check only: the chain is still
+        verified, against the context's CAs, else securl's trust (mode ``chain-only``, an
+        audited opt-out). An opt-out covers the origin the call named: once a redirect has
+        left it (``left_origin``), the request is verified as if no opt-out had been asked.
         """
         ctx = self._context
         if ctx is None:
-            if self._check_hostname is False:
+            if self._check_hostname is False and not left_origin:
                 what = "HTTPSHandler(check_hostname=False)"
-                return _TRUST.decide(target, tls=Unverified(what, what=what))
+                reason = f"urllib {what}: host name check off, certificate chain verified"
+                return _TRUST.decide(target, tls=Unverified(reason, what=what, keeps_chain=True))
             return _TRUST.decide(target)
         if self._check_hostname is not None:
             ctx.check_hostname = self._check_hostname  # as urllib does, on every request
-        return _TRUST.decide(target, context=ctx)
+        return _TRUST.decide(target, context=ctx, left_origin=left_origin)
 
 
 # -- redirects and auth ----------------------------------------------------------------------
@@ -166,7 +227,9 @@ class HTTPRedirectHandler(_std.HTTPRedirectHandler):
     :class:`~securl.urllib.error.InsecureRedirectHTTPError` (an ``HTTPError`` with the
     redirect's code, and a ``securl.InsecureRedirectError``). Authorization,
     Proxy-Authorization and Cookie headers set on the request are dropped when the redirect
-    leaves the origin (urllib would send them to any host).
+    leaves the origin (urllib would send them to any host). A request whose redirect left the
+    origin the call named, and every later hop, is marked ``_securl_left_origin``: the call's
+    opt-out does not apply to it (:meth:`HTTPSHandler._decide`), as for ``securl.Session``.
     """
 
     @staticmethod
@@ -197,7 +260,10 @@ class HTTPRedirectHandler(_std.HTTPRedirectHandler):
             return None
         for name in redirect.drop_headers:
             new.headers.pop(name, None)
-        redirect._replace(method=new.get_method()).audit(parse_target(req.full_url), code)
+        current = parse_target(req.full_url)
+        new._securl_left_origin = (  # type: ignore[attr-defined]
+            getattr(req, "_securl_left_origin", False) or redirect.target.origin != current.origin)
+        redirect._replace(method=new.get_method()).audit(current, code)
         return new
 
 

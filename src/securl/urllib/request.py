@@ -8,7 +8,8 @@ What is the stdlib's and what is securl's:
   :class:`HTTPHandler` and :class:`HTTPSHandler` send through securl's connection pools
   (``securl.http.transport.send``), keyed by the whole trust decision, with keep-alive,
   securl's timeouts and error mapping; they return a
-  :class:`~securl.urllib.response.SecurlHTTPResponse`.
+  :class:`~securl.urllib.response.SecurlHTTPResponse`. Through an ``https://`` proxy that a
+  ``ProxyHandler`` chose, the CONNECT tunnel runs over verified TLS to the proxy.
 
 Rules that are deliberately stricter than ``urllib``, each decided in one place:
 
@@ -18,14 +19,21 @@ Rules that are deliberately stricter than ``urllib``, each decided in one place:
   (``securl.tls.decision``): https is verified against the system trust store (securl's trust
   sources), the admin policy's pins file and minimum TLS version hold. A ``context=`` that
   verifies is used as given; one that does not verify is a per-call opt-out, allowed only as
-  policy permits, warned and audited.
+  policy permits, warned and audited, covering the origin named in the call and not where
+  it redirects. ``check_hostname=False`` turns off the host name check only: the chain is
+  still verified.
 * Redirects (:class:`HTTPRedirectHandler`): the same rule as ``securl.Session``
   (``securl.http.redirects``): never from https to http, only to http/https, and
   Authorization, Proxy-Authorization and Cookie headers set on the request are not carried
   to another origin.
 * Basic credentials are not sent over plain http (:class:`HTTPBasicAuthHandler`) unless admin
   policy sets ``allow_basic_auth_over_http``.
-* Timeouts: no request waits forever; the default and ``None`` mean securl's default.
+* Timeouts: no request waits forever; the default and ``None`` mean securl's default; a number
+  must be finite and positive (``inf``, ``nan``, 0 raise ``ValueError``).
+* Headers (``Request(headers=)``, ``add_header``, ``add_unredirected_header``, an opener's
+  ``addheaders``): checked as ``securl.Session`` checks them before anything is sent; a name
+  that is not a token, or a value with CR, LF or NUL, raises :class:`~securl.InvalidRequest`
+  (a ``ValueError``, as for an invalid URL) that names the header, never its value.
 
 Every other name of ``urllib.request`` is the stdlib's own (see :func:`__getattr__`).
 """

@@ -28,6 +28,7 @@ import io
 from typing import TYPE_CHECKING, Any
 from urllib.response import addbase, addclosehook, addinfo, addinfourl
 
+from .._redact import redact_url
 from ..http.errors import map_transport_error
 
 if TYPE_CHECKING:
@@ -86,7 +87,7 @@ class SecurlHTTPResponse(io.BufferedIOBase):
             self._buf += self._call(raw.read, None)
 
     def __repr__(self) -> str:
-        return f"<SecurlHTTPResponse [{self.status}] {self.url}>"
+        return f"<SecurlHTTPResponse [{self.status}] {redact_url(self.url)}>"
 
     # -- urllib's accessors ----------------------------------------------------------------
     def info(self) -> http.client.HTTPMessage:
