@@ -453,3 +453,10 @@ def test_a_missing_delegated_command_exits_2_with_a_message(
                         ("securl._no_such_module", "admin_main", ""))
     assert securl.cli.main.main(["admin", "show-policy"]) == 2
     assert "securl admin: not available in this build" in capsys.readouterr().err
+
+
+def test_cli_timeouts_must_be_finite() -> None:
+    for value in ("inf", "nan", "0", "-1"):
+        r = run_securl("get", "--timeout", value, "https://127.0.0.1:9/")
+        assert r.returncode == 2
+        assert "must be a positive, finite number of seconds" in r.stderr

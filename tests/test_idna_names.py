@@ -170,14 +170,9 @@ def test_the_certificate_is_checked_for_the_a_label_not_the_transitional_name(
 
 def test_both_front_ends_reach_a_unicode_host_by_its_a_label(
         strasse_server: tuple[LocalServer, list[str | None]],
-        strasse_resolves_to_localhost: list[str], open_url: OpenURL,
-        request: pytest.FixtureRequest) -> None:
+        strasse_resolves_to_localhost: list[str], open_url: OpenURL) -> None:
     server, sni = strasse_server
     body = open_url(f"https://straße.example:{server.port}/echo")
     assert sni == [STRASSE]
     assert strasse_resolves_to_localhost == [STRASSE]
-    if open_url.flavour == "urlopen":  # type: ignore[attr-defined]
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "the urlopen drop-in forwards the Host header urllib.request builds from the URL "
-            "as written (the Unicode name, sent as Latin-1 bytes) instead of the A-label")))
     assert json.loads(body)["headers"]["Host"] == f"{STRASSE}:{server.port}"

@@ -116,3 +116,15 @@ def test_unreachable_server_fails_with_status_1() -> None:
         port = s.getsockname()[1]  # bound, not listening: connection refused
         proc = run(f"https://127.0.0.1:{port}/", "--timeout", "5", check=False)
     assert proc.returncode == 1 and "cannot read the certificate" in proc.stderr
+
+
+def test_pin_reads_urls_as_requests_do_idna_a_labels_and_redacted_errors() -> None:
+    from securl.cli.pin import _target
+
+    assert _target("https://straße.example:8443/", None) == ("xn--strae-oqa.example", 8443)
+    assert _target("ÖBB.at", None) == ("xn--bb-eka.at", 443)
+    with pytest.raises(ValueError) as info:
+        _target("https://alice:s3cret@device.lab/", None)
+    assert "s3cret" not in str(info.value) and "credentials in the URL" in str(info.value)
+    with pytest.raises(ValueError, match="only https"):
+        _target("http://device.lab/", None)

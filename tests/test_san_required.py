@@ -211,6 +211,10 @@ def test_securl_check_reports_the_missing_subject_alt_name(
     assert not result.verified
     assert result.reason_code == "no-subject-alt-name"
     assert "no subjectAltName" in (result.message or "")
+    from securl.cli.check import advice_for
+
+    advice = " ".join(advice_for(result))
+    assert "reissue it with a subjectAltName for" in advice and "CN is never used" in advice
 
 
 # --- pinned connections: securl's own host-name check -----------------------------------------

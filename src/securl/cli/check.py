@@ -210,6 +210,14 @@ def advice_for(result: CheckResult, now: datetime.datetime | None = None) -> lis
             out.append(f"Use a listed name: securl check https://{dns[0]}:{result.port}/")
         out.append(f"Or ask the operator to add {result.host} to the certificate.")
         return out
+    if code == "no-subject-alt-name":
+        subject = f" (its subject is '{leaf.subject}')" if leaf else ""
+        return [
+            f"The certificate lists no subjectAltName at all{subject}, so it names no host: "
+            "the subject's CN is never used for host names (RFC 6125, browsers, urllib3 2).",
+            f"The server's operator must reissue it with a subjectAltName for {result.host} "
+            f"(e.g. openssl's -addext 'subjectAltName=DNS:{result.host}').",
+        ]
     if code == "self-signed":
         pin = leaf.spki_sha256 if leaf else "sha256/..."
         return [

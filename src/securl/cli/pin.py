@@ -23,12 +23,13 @@ import json
 import socket
 import ssl
 import sys
-import urllib.parse
 from typing import Any
 
 from .._audit import emit
-from ..exceptions import ConfigurationError
+from .._redact import redact_url
+from ..exceptions import ConfigurationError, InvalidRequest
 from ..http.errors import tls_verification_error
+from ..http.target import parse_target
 from ..tls.config import TLSConfig
 from ..tls.context import create_context, create_unverified_context
 from ..tls.judged import judged_by_securl
@@ -57,22 +58,20 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _target(url: str, port: int | None) -> tuple[str, int]:
+    """(host, port) from ``url`` as securl's requests read it: IDNA A-labels (so the pin is
+    recorded under the name requests look up), messages with the URL redacted."""
     if "://" not in url:
         url = "https://" + url
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme.lower() != "https":
-        raise ValueError(f"{url!r}: only https servers have a certificate to pin")
     try:
-        url_port = parts.port
-    except ValueError as exc:
-        raise ValueError(f"{url!r}: {exc}") from None
-    host = parts.hostname
-    if not host:
-        raise ValueError(f"{url!r} has no host")
-    port = port or url_port or 443
+        target = parse_target(url)
+    except InvalidRequest as exc:
+        raise ValueError(str(exc)) from None
+    if target.scheme != "https":
+        raise ValueError(f"{redact_url(url)!r}: only https servers have a certificate to pin")
+    port = port or target.port
     if not 0 < port < 65536:
         raise ValueError(f"port {port} is out of range")
-    return host, port
+    return target.host, port
 
 
 def _is_ip(host: str) -> bool:

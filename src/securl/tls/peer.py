@@ -36,7 +36,8 @@ class PeerInfo:
         chain_verified: True when ``chain`` is the chain verification built (mode
             ``verified``); False when it is what the server presented.
         leaf_pin: the leaf's ``sha256/<base64>`` SPKI pin.
-        mode: the trust mode, ``verified``, ``pinned`` or ``unverified``.
+        mode: the trust mode, ``verified``, ``pinned``, ``chain-only`` (chain verified, host
+            name not: the urllib drop-in's ``check_hostname=False``) or ``unverified``.
     """
 
     host: str

@@ -122,6 +122,8 @@ def _transport(req: Request, decide: Callable[[Target], TrustDecision]) -> Secur
     check_method(method)
     headers = dict(req.unredirected_hdrs)
     headers.update({k: v for k, v in req.headers.items() if k not in headers})
+    if headers.get("Host") == req.host and not req.host.isascii():
+        headers["Host"] = _authority(target)  # urllib wrote the name as typed: send A-labels
     headers = _checked_headers({name.title(): value for name, value in headers.items()})
     proxy, proxy_headers = _route(req, headers)
     decision = decide(target)
@@ -140,6 +142,14 @@ def _transport(req: Request, decide: Callable[[Target], TrustDecision]) -> Secur
         deadline.release()
     assert isinstance(raw, HTTPResponse)  # what a urllib3 pool returns
     return SecurlHTTPResponse(raw, req.get_full_url(), target.host, target.port)
+
+
+def _authority(target: Target) -> str:
+    """``host[:port]`` for a Host header: the IDNA A-label form, the port only if not the
+    scheme's default."""
+    host = f"[{target.host}]" if ":" in target.host else target.host
+    default = 443 if target.scheme == "https" else 80
+    return host if target.port == default else f"{host}:{target.port}"
 
 
 def _note_https_proxy(req: Request, handlers: Iterable[object]) -> None:
@@ -239,7 +249,8 @@ class HTTPRedirectHandler(_std.HTTPRedirectHandler):
             return next_request(code, req.get_method(), parse_target(req.full_url), newurl,
                                 req.headers)
         except InsecureRedirectError as exc:
-            raise InsecureRedirectHTTPError(newurl, code, str(exc), headers, fp) from None
+            raise InsecureRedirectHTTPError(redact_url(newurl), code, str(exc), headers,
+                                            fp) from None
 
     def http_error_302(self, req: Request, fp: IO[bytes], code: int, msg: str,
                        headers: Message) -> Any:
@@ -300,8 +311,8 @@ class HTTPBasicAuthHandler(_std.HTTPBasicAuthHandler):
             emit("auth_challenge", host=target.host, port=target.port, scheme="Basic",
                  url=redact_url(req.full_url), action="refused-insecure")
             challenge = getattr(req, "_securl_challenge", None) or Message()
-            raise AuthError(req.full_url, f"HTTP Error 401: {_BASIC_OVER_HTTP}", challenge,
-                            ("Basic",))
+            raise AuthError(redact_url(req.full_url), f"HTTP Error 401: {_BASIC_OVER_HTTP}",
+                            challenge, ("Basic",))
         if password is not None:
             emit("auth_challenge", host=target.host, port=target.port, scheme="Basic",
                  url=redact_url(req.full_url), action="answered")
