@@ -94,6 +94,40 @@ class SecurlUrlopen(Client):
             return r.read()  # type: ignore[no-any-return]
 
 
+class SecurlUrlopenContext(SecurlUrlopen):
+    """The drop-in called with ``context=``, as code written for urllib passes its own context.
+
+    The same context object on every call (the common case: built once, at start-up).
+    """
+
+    name = "securl.urllib.request.urlopen(context=)"
+
+    def __init__(self, env: Env) -> None:
+        super().__init__(env)
+        self.ctx = ssl.create_default_context(cafile=env.ca_file)
+
+    def get(self, path: str, close: bool = False) -> bytes:
+        url = self.base + path
+        target = self.mod.Request(url, headers=CLOSE) if close else url
+        with self.mod.urlopen(target, timeout=30, context=self.ctx) as r:
+            return r.read()  # type: ignore[no-any-return]
+
+
+class SecurlSessionNoResumption(SecurlSession):
+    """securl.Session without TLS session resumption: every new connection a full handshake."""
+
+    name = "securl.Session(tls_session_cache=False)"
+
+    def __init__(self, env: Env) -> None:
+        import securl
+
+        self.base = env.base_url
+        try:
+            self.session = securl.Session(ca_certs=env.ca_file, tls_session_cache=False)
+        except TypeError:
+            raise Unavailable("n/a (no tls_session_cache= in this build)") from None
+
+
 class Urllib3Raw(Client):
     name = BASELINE
 
@@ -280,5 +314,7 @@ CLIENTS: list[tuple[str, Callable[[Env], Client]]] = [
 #: Shown only where they explain a figure (not part of every table).
 EXTRA_CLIENTS: list[tuple[str, Callable[[Env], Client]]] = [
     (Urllib3RawTimeouts.name, Urllib3RawTimeouts),
+    (SecurlUrlopenContext.name, SecurlUrlopenContext),
+    (SecurlSessionNoResumption.name, SecurlSessionNoResumption),
 ]
 FACTORIES = dict(CLIENTS + EXTRA_CLIENTS)

@@ -148,8 +148,14 @@ def test_event_is_a_frozen_dataclass_with_read_only_fields() -> None:
 def test_to_dict_puts_common_fields_first_and_a_field_cannot_overwrite_them() -> None:
     event = AuditEvent("securl.x", 1.5, "h", 2, {"event": "forged", "time": 0, "a": [1]})
     data = event.to_dict()
-    assert list(data)[:4] == ["time", "event", "host", "port"]
-    assert data == {"time": 1.5, "event": "securl.x", "host": "h", "port": 2, "a": [1]}
+    assert list(data) == [*_audit.COMMON_FIELDS, "a"]
+    assert list(_audit.COMMON_FIELDS) == [
+        "time", "event", "host", "port", "pid", "user", "machine", "program"]
+    assert event.time == 1.5  # the attribute stays a float; to_dict() gives RFC 3339 text
+    assert {k: data[k] for k in ("time", "event", "host", "port", "a")} == {
+        "time": "1970-01-01T00:00:01.500Z", "event": "securl.x", "host": "h", "port": 2,
+        "a": [1]}
+    assert data["pid"] == os.getpid()
 
 
 def test_events_mapping_is_the_documented_list_with_no_common_or_log_record_names() -> None:
@@ -385,8 +391,9 @@ def test_json_formatter_writes_one_object_per_line_with_stable_names(
     lines = path.read_text().splitlines()
     objs = [json.loads(line) for line in lines]
     conn = next(o for o in objs if o["event"] == "securl.connection")
-    assert list(conn)[:4] == list(_audit.COMMON_FIELDS)
-    assert list(conn)[4:] == [f for f in EVENTS["securl.connection"] if f in conn]
+    common = len(_audit.COMMON_FIELDS)
+    assert list(conn)[:common] == list(_audit.COMMON_FIELDS)
+    assert list(conn)[common:] == [f for f in EVENTS["securl.connection"] if f in conn]
     assert {"tls_version", "spki_sha256", "trust_source"} <= set(conn)
     assert objs[-1]["event"] == "log" and objs[-1]["message"] == "a plain message"
 
@@ -782,8 +789,9 @@ def test_docs_page_lists_each_field_and_an_example_line_of_documented_fields(
     assert rows == list(EVENTS[name])
     (example,) = [line for line in section.splitlines() if line.startswith('{"time"')]
     data = json.loads(example)
-    assert list(data)[:4] == list(_audit.COMMON_FIELDS) and data["event"] == name
-    own = list(data)[4:]
+    common = len(_audit.COMMON_FIELDS)
+    assert list(data)[:common] == list(_audit.COMMON_FIELDS) and data["event"] == name
+    own = list(data)[common:]
     assert own == [f for f in EVENTS[name] if f in own]  # documented fields, in order
     assert len(own) >= min(3, len(EVENTS[name]))
 

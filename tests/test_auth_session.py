@@ -27,10 +27,10 @@ def named(events: list[securl.AuditEvent], name: str) -> list[dict[str, object]]
 
 # -- Basic ------------------------------------------------------------------------------------
 
-def test_basic_is_sent_only_after_a_challenge_and_the_request_repeated_once(
+def test_challenge_auth_sends_basic_only_after_a_challenge_and_repeats_the_request_once(
         https_server: LocalServer, session: securl.Session) -> None:
     route = https_server.routes["/b"] = BasicRoute(USER, SECRET)
-    r = session.get(https_server.url("/b"), auth=(USER, SECRET))
+    r = session.get(https_server.url("/b"), auth=securl.ChallengeAuth(USER, SECRET))
     assert r.status == 200 and r.text == "welcome alice"
     assert route.authorizations[0] is None
     assert route.authorizations[1] is not None and route.authorizations[1].startswith("Basic ")
@@ -109,7 +109,8 @@ def test_the_body_is_sent_again_with_the_credentials(
         return basic(h)
 
     https_server.routes["/b"] = route
-    r = session.post(https_server.url("/b"), data=b"payload", auth=(USER, SECRET))
+    r = session.post(https_server.url("/b"), data=b"payload",
+                     auth=securl.ChallengeAuth(USER, SECRET))
     assert r.status == 200 and bodies == [b"payload", b"payload"]
 
 
@@ -117,7 +118,8 @@ def test_a_streamed_body_that_cannot_be_replayed_is_a_clear_error(
         https_server: LocalServer, session: securl.Session) -> None:
     https_server.routes["/b"] = BasicRoute(USER, SECRET)
     with pytest.raises(securl.AuthError, match="stream") as info:
-        session.post(https_server.url("/b"), data=iter([b"a", b"b"]), auth=(USER, SECRET))
+        session.post(https_server.url("/b"), data=iter([b"a", b"b"]),
+                     auth=securl.ChallengeAuth(USER, SECRET))
     assert "preemptive=True" in str(info.value)
     # ...and preemptive Basic sends such a body once, with the credentials.
     r = session.post(https_server.url("/b"), data=iter([b"a", b"b"]),
@@ -208,7 +210,7 @@ def test_a_same_origin_redirect_is_answered_again(
         https_server: LocalServer, session: securl.Session) -> None:
     route = https_server.routes["/b"] = BasicRoute(USER, SECRET)
     https_server.routes["/go"] = lambda h: (302, {"Location": "/b"}, b"")
-    r = session.get(https_server.url("/go"), auth=(USER, SECRET))
+    r = session.get(https_server.url("/go"), auth=securl.ChallengeAuth(USER, SECRET))
     assert r.status == 200 and len(r.history) == 1 and len(route.authorizations) == 2
 
 

@@ -120,7 +120,8 @@ def test_check_self_signed_advises_the_servers_own_pin() -> None:
     pin = spki_pin(ssl.PEM_cert_to_DER_cert(cert.cert_pem.decode()))
     assert result.returncode == 1
     assert "Verdict: NOT VERIFIED (self-signed)" in result.stdout
-    assert f"pins=['{pin}']" in result.stdout
+    assert f"tls=securl.pinned('{pin}'" in result.stdout
+    assert "--ca-certs server.pem" in result.stdout
 
 
 def test_check_sends_no_http_request_verified_or_not(
@@ -145,9 +146,9 @@ def test_check_json_is_parseable_with_verdict_reason_and_chain(
     assert bad_data["advice"]
 
 
-def test_check_network_error_exits_2() -> None:
+def test_check_network_error_exits_4() -> None:
     result = run_securl("check", f"https://127.0.0.1:{closed_port()}/")
-    assert result.returncode == 2
+    assert result.returncode == 4
     assert "cannot connect to 127.0.0.1" in result.stderr
 
 
@@ -237,7 +238,7 @@ def test_get_client_certificate_answers_a_server_that_requires_one(
         with_cert = run_securl("get", server.url(), "--ca-certs", ca_file, "--cert", str(both))
         without = run_securl("get", server.url(), "--ca-certs", ca_file)
     assert (with_cert.returncode, with_cert.stdout) == (0, "hello")
-    assert (without.returncode, without.stdout) == (2, "")
+    assert (without.returncode, without.stdout) == (4, "")
     assert without.stderr.startswith(
         f"securl get: localhost:{server.port} requires a client certificate (2-way TLS)")
 

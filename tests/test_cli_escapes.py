@@ -304,14 +304,14 @@ def test_get_escapes_server_text_inside_error_messages() -> None:
     # A broken status line: the error message quotes it.
     with _answer_with(f"HTTP/1.1 4x4 {EVIL}\r\nContent-Length: 0\r\n\r\n") as server:
         proc = run_securl("get", f"http://127.0.0.1:{server.port}/")
-    assert proc.returncode == 2, proc.stderr
+    assert proc.returncode == 4, proc.stderr
     text = assert_escaped(proc, where="stderr")
     assert "broke the HTTP protocol" in text and f"4x4 {ESCAPED}\\x0d\\x0a" in text
     # A redirect to a URL holding escapes: the refusal names the URL.
     with _answer_with(f"HTTP/1.1 302 Found\r\nLocation: gopher://h/{EVIL}\r\n"
                       "Content-Length: 0\r\nConnection: close\r\n\r\n") as server:
         proc = run_securl("get", f"http://127.0.0.1:{server.port}/")
-    assert proc.returncode == 2, proc.stderr
+    assert proc.returncode == 4, proc.stderr
     text = assert_escaped(proc, where="stderr")
     assert f"refusing redirect from http://127.0.0.1:{server.port}/ to gopher://h/{ESCAPED}" \
         in text

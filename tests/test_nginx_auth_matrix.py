@@ -186,7 +186,8 @@ def test_matrix(mode: str, cert: str, auth: str, password: str, outcome: str, ve
                 server: Nginx) -> None:
     cell = f"{mode}.{cert}.{auth}.{password}"
     url = server.url(mode, f"/{'basic' if auth == 'basic' else 'open'}/ok.txt?cell={cell}")
-    creds = (USER, RIGHT if password == "right" else WRONG)
+    # ChallengeAuth: this matrix is about answering the server's challenge (sent once asked)
+    creds = securl.ChallengeAuth(USER, RIGHT if password == "right" else WRONG)
     with securl.Session(ca_certs=server.ca_file, cert=server.certs.path(cert),
                         auth=creds) as s:
         if outcome == "ok":

@@ -79,7 +79,7 @@ def test_defaults_when_no_file_and_not_named(monkeypatch: pytest.MonkeyPatch) ->
         ("\n\nverify = false\n", r"policy\.toml:3: unknown key 'verify'; known keys: "),
         ("[audit]\nlog_file = 3\n", r"policy\.toml:2: key 'audit\.log_file' must be a path"),
         ("[audit]\nformat = 'xml'\n", r"policy\.toml:2: key 'audit\.format'"),
-        ("[audit]\nsyslog = true\n", r"policy\.toml:2: unknown key 'audit\.syslog'"),
+        ("[audit]\nsink = true\n", r"policy\.toml:2: unknown key 'audit\.sink'"),
         ("audit = 1\n", r"key 'audit' must be a table"),
         ("verify_stdlib_clients = 'yes'\n", r"key 'verify_stdlib_clients' must be a boolean"),
     ],

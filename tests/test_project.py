@@ -31,8 +31,9 @@ def test_ci_runs_the_readme_test_command() -> None:
 # Every public name, pinned: nothing becomes public by accident. Add names here on purpose.
 EXPORTED = (
     "AuditEvent", "AuthError", "BasicAuth", "ClientCertificateRequired", "ConfigurationError",
-    "ConnectTimeout", "ConnectionError", "DeadlineExceeded", "DigestAuth",
-    "InsecureRedirectError", "InsecureRequestWarning", "InvalidRequest", "PeerInfo",
+    "ConnectTimeout", "ConnectionError", "DeadlineExceeded", "DigestAuth", "HTTPStatusError",
+    "InsecureRedirectError", "InsecureRequestWarning", "InvalidRequest", "JSONDecodeError",
+    "PeerInfo",
     "PinMismatchError", "PolicyError", "ProtocolError", "ReadTimeout", "RedirectError",
     "Response", "ResponseTooLarge", "SecurityWarning", "SecurlError", "Session", "TLSConfig",
     "TLSVerificationError", "Timeout", "Timeouts", "TooManyRedirects", "TransportError",

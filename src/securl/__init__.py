@@ -26,9 +26,11 @@ from .exceptions import (
     ConnectionError,
     ConnectTimeout,
     DeadlineExceeded,
+    HTTPStatusError,
     InsecureRedirectError,
     InsecureRequestWarning,
     InvalidRequest,
+    JSONDecodeError,
     PinMismatchError,
     PolicyError,
     ProtocolError,
@@ -50,9 +52,16 @@ from .tls.trust import TrustInfo, trust_info
 if TYPE_CHECKING:
     from . import urllib, verifiers
     from .http.api import delete, get, head, options, patch, post, put, request
+    from .http.auth import Auth as Auth
     from .http.auth import BasicAuth, DigestAuth
+    from .http.auth import BearerAuth as BearerAuth
+    from .http.auth import ChallengeAuth as ChallengeAuth
+    from .http.hooks import PreparedRequest as PreparedRequest
+    from .http.options import RequestOptions as RequestOptions
     from .http.response import Response
+    from .http.retries import Retries as Retries
     from .http.session import Session
+    from .http.settings import SessionAttributeError as SessionAttributeError
     from .http.timeouts import Timeouts
     from .tls.peer import PeerInfo
 
@@ -60,8 +69,15 @@ if TYPE_CHECKING:
 #: access (PEP 562).
 _LAZY = {
     "PeerInfo": ".tls.peer",
+    "Auth": ".http.auth",
     "BasicAuth": ".http.auth",
+    "BearerAuth": ".http.auth",
+    "ChallengeAuth": ".http.auth",
     "DigestAuth": ".http.auth",
+    "PreparedRequest": ".http.hooks",
+    "RequestOptions": ".http.options",
+    "Retries": ".http.retries",
+    "SessionAttributeError": ".http.settings",
     "Response": ".http.response",
     "Session": ".http.session",
     "Timeouts": ".http.timeouts",
@@ -102,9 +118,11 @@ __all__ = [
     "ConnectionError",
     "DeadlineExceeded",
     "DigestAuth",
+    "HTTPStatusError",
     "InsecureRedirectError",
     "InsecureRequestWarning",
     "InvalidRequest",
+    "JSONDecodeError",
     "PeerInfo",
     "PinMismatchError",
     "PolicyError",

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import logging
 import os
 import stat
@@ -46,6 +45,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from ._audit_format import JSONFormatter, TextFormatter, process_fields, rfc3339
 from ._redact import clean_field
 from .exceptions import ConfigurationError
 
@@ -65,14 +65,14 @@ __all__ = [
 audit_logger = logging.getLogger("securl.audit")
 _log = logging.getLogger("securl")
 
-#: Fields every event has, in this order, before its own.
-COMMON_FIELDS = ("time", "event", "host", "port")
+#: Fields every event has, in this order, before its own (see securl._audit_format).
+COMMON_FIELDS = ("time", "event", "host", "port", "pid", "user", "machine", "program")
 
 #: Every event securl emits and its own fields (besides :data:`COMMON_FIELDS`).
 EVENTS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "securl.connection": (
         "verified", "mode", "tls_version", "cipher", "subject", "issuer", "not_after",
-        "spki_sha256", "trust_source",
+        "spki_sha256", "trust_source", "resumed",
     ),
     "securl.verification_failed": (
         "reason_code", "detail", "trust_source", "mode", "sans", "verifier", "error",
@@ -85,6 +85,7 @@ EVENTS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "securl.pin_mismatch": ("source", "expected", "got"),
     "securl.pin_recorded": ("pin", "file", "mode", "chain_verified"),
     "securl.redirect": ("status", "from_url", "to_url", "method", "headers_dropped"),
+    "securl.retry": ("attempt", "reason", "status", "wait", "url", "method"),
     "securl.auth_challenge": ("url", "offered", "scheme", "algorithm", "realm", "action"),
     "securl.insecure_auth": ("scheme", "url", "caller", "action", "allowed_by"),
     "securl.policy_loaded": ("path", "values"),
@@ -106,8 +107,10 @@ EVENTS: Mapping[str, tuple[str, ...]] = MappingProxyType({
 class AuditEvent:
     """One trust decision. ``name`` is the stable event name, e.g. ``securl.connection``.
 
-    ``time`` is seconds since the Unix epoch; ``fields`` is read-only (lists refuse changes,
-    tables are read-only mappings), so one hook cannot change what the next one sees.
+    ``time`` is seconds since the Unix epoch (in ``to_dict()`` and log lines it is RFC 3339
+    UTC text, [timestamp][securl.AuditEvent.timestamp]); ``fields`` is read-only (lists
+    refuse changes, tables are read-only mappings), so one hook cannot change what the next
+    one sees.
     """
 
     name: str
@@ -118,16 +121,22 @@ class AuditEvent:
 
     @property
     def event(self) -> str:
-        """The event name, as in ``to_dict()["event"]`` (an alias of :attr:`name`)."""
+        """The event name, as in ``to_dict()["event"]`` (an alias of `name`)."""
         return self.name
 
-    def to_dict(self) -> dict[str, Any]:
-        """The event as one flat, JSON-ready dict: time, event, host, port, then its fields.
+    @property
+    def timestamp(self) -> str:
+        """`time` as RFC 3339 UTC with milliseconds: ``2026-12-06T15:04:05.123Z``."""
+        return rfc3339(self.time)
 
-        A field can never overwrite one of the four common keys.
+    def to_dict(self) -> dict[str, Any]:
+        """The event as one flat, JSON-ready dict: the [COMMON_FIELDS][securl.audit.COMMON_FIELDS]
+        (``time`` as RFC 3339 text, then event, host, port, pid, user, machine, program),
+        then its own fields. A field can never overwrite a common key.
         """
         out: dict[str, Any] = {
-            "time": self.time, "event": self.name, "host": self.host, "port": self.port,
+            "time": self.timestamp, "event": self.name, "host": self.host, "port": self.port,
+            **process_fields(),
         }
         for key, value in self.fields.items():
             if key not in out:
@@ -304,24 +313,6 @@ def emit(name: str, *, host: str | None = None, port: int | None = None,
 
 # -- the logging outlet: formatter and handlers ------------------------------------------
 
-class JSONFormatter(logging.Formatter):
-    """One JSON object per line: ``time``, ``event``, ``host``, ``port``, then the fields.
-
-    Field names are stable API (see :data:`EVENTS`). A record on the audit logger that is not
-    an event becomes ``{"time", "event": "log", "level", "message"}``.
-    """
-
-    def format(self, record: logging.LogRecord) -> str:
-        data = getattr(record, "securl_event", None)
-        if not isinstance(data, dict):
-            data = {"time": record.created, "event": "log", "level": record.levelname,
-                    "message": record.getMessage()}
-        return json.dumps(data, default=str, separators=(",", ":"))
-
-
-_TEXT_FORMAT = "%(asctime)s %(message)s"
-
-
 # -- the log file: another local user can neither redirect, truncate nor forge it -------
 # (O_NONBLOCK only makes a named pipe planted at the path fail, ENXIO, instead of hanging.)
 _LOG_FLAGS = (os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
@@ -417,7 +408,7 @@ def make_handler(log_file: str | None = None, format: str = "json", *,
     handler: logging.Handler = (
         _LogFileHandler(log_file, what) if log_file else logging.StreamHandler()
     )
-    handler.setFormatter(JSONFormatter() if format == "json" else logging.Formatter(_TEXT_FORMAT))
+    handler.setFormatter(JSONFormatter() if format == "json" else TextFormatter())
     return handler
 
 

@@ -63,6 +63,8 @@ class Policy:
     pins_file: str | None = None
     audit_log_file: str | None = None
     audit_format: Literal["json", "text"] = "json"
+    audit_syslog: bool | str = False
+    audit_syslog_facility: str = "authpriv"
     verify_stdlib_clients: bool = False
     #: (field name, line number in the file) for every value the file set; the rest are defaults.
     origins: tuple[tuple[str, int | None], ...] = field(default=(), compare=False, repr=False)
@@ -99,9 +101,11 @@ _TOP_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "verify_stdlib_clients": (bool, "a boolean"),
     "audit": (dict, "a table ([audit])"),
 }
-_AUDIT_KEYS: dict[str, tuple[type, str]] = {
+_AUDIT_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "log_file": (str, "a path string"),
     "format": (str, '"json" or "text"'),
+    "syslog": ((bool, str), 'true, false, an absolute socket path, or "host:port" (UDP)'),
+    "syslog_facility": (str, 'a syslog facility name ("authpriv", "local0" ... "local7", ...)'),
 }
 
 
@@ -188,6 +192,8 @@ def parse_policy(text: str, path: str) -> Policy:
                     raise _bad(path, text, f"audit.{sub}", sub_expected, subvalue)
                 if sub == "format" and subvalue not in ("json", "text"):
                     raise _bad(path, text, "audit.format", sub_expected, subvalue)
+                if sub.startswith("syslog") and not _syslog_value_ok(sub, subvalue):
+                    raise _bad(path, text, f"audit.{sub}", sub_expected, subvalue)
                 values[f"audit_{sub}"] = subvalue
                 origins.append((f"audit_{sub}", _line_of(text, f"audit.{sub}")))
         elif key == "on_process_wide_unverified":
@@ -208,6 +214,18 @@ def parse_policy(text: str, path: str) -> Policy:
 
 
 _PATH_KEYS = frozenset({"extra_ca_certs", "pins_file"})
+
+
+def _syslog_value_ok(key: str, value: object) -> bool:
+    from ._audit_syslog import FACILITIES, parse_syslog_address
+
+    if key == "syslog_facility":
+        return value in FACILITIES
+    try:
+        parse_syslog_address(value)  # type: ignore[arg-type]
+    except ValueError:
+        return False
+    return True
 
 
 def _check_path(path: str, text: str, key: str, value: str) -> None:
@@ -397,6 +415,10 @@ def _apply(policy: Policy) -> None:
         from ._audit import configure_from_policy
 
         configure_from_policy(policy.audit_log_file, policy.audit_format, policy.path)
+    if policy.audit_syslog:
+        from ._audit_syslog import configure_syslog
+
+        configure_syslog(policy.audit_syslog, policy.audit_syslog_facility)
 
 
 def _on_loaded(policy: Policy) -> None:

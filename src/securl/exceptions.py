@@ -22,7 +22,11 @@ Every error is a :class:`SecurlError`. Errors that happen while talking to a ser
     ├── RedirectError
     │   ├── InsecureRedirectError an https URL redirected to http (or another refused scheme)
     │   └── TooManyRedirects
-    └── AuthError                 401 after answering the challenge (also urllib.error.HTTPError)
+    ├── AuthError                 401 after answering the challenge (also urllib.error.HTTPError)
+    ├── HTTPStatusError           Response.raise_for_status() on a 4xx/5xx (also
+    │                             urllib.error.HTTPError); .response is the Response
+    └── JSONDecodeError           Response.json() on a body that is not JSON (also
+                                  json.JSONDecodeError, and so ValueError)
 
     SecurityWarning (UserWarning)
     └── InsecureRequestWarning    a per-call opt-out of verification was used
@@ -35,8 +39,12 @@ from __future__ import annotations
 
 import builtins
 import email.message
+import json
 import urllib.error
-from typing import Final
+from typing import IO, TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from .http.response import Response
 
 __all__ = [
     "AuthError",
@@ -45,9 +53,11 @@ __all__ = [
     "ConnectTimeout",
     "ConnectionError",
     "DeadlineExceeded",
+    "HTTPStatusError",
     "InsecureRedirectError",
     "InsecureRequestWarning",
     "InvalidRequest",
+    "JSONDecodeError",
     "PinMismatchError",
     "PolicyError",
     "ProtocolError",
@@ -216,6 +226,39 @@ class AuthError(SecurlError, urllib.error.HTTPError):
 
     def __str__(self) -> str:
         return self.message
+
+
+class HTTPStatusError(SecurlError, urllib.error.HTTPError):
+    """Raised by :meth:`Response.raise_for_status() <securl.Response.raise_for_status>` for a
+    4xx or 5xx status.
+
+    Also a :class:`urllib.error.HTTPError`, so ``except urllib.error.HTTPError`` catches it:
+    ``code`` and ``status`` are the status, ``reason`` the reason phrase, ``headers`` the
+    response headers, and ``read()`` returns the body. ``response`` is the
+    :class:`~securl.Response`; reading the body through the error does not consume it, so
+    ``err.response.json()`` works too. The message (``"404 Not Found for https://..."``) and
+    ``url`` carry the URL redacted.
+    """
+
+    def __init__(self, message: str, *, url: str, status: int, reason: str,
+                 headers: Any, body: IO[bytes] | None,
+                 response: Response | None = None) -> None:
+        urllib.error.HTTPError.__init__(self, url, status, reason, headers, body)
+        self.message = message
+        self.response = response
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class JSONDecodeError(SecurlError, json.JSONDecodeError):
+    """Raised by :meth:`Response.json() <securl.Response.json>` when the body is not JSON:
+    invalid JSON, bytes that are not valid in the body's encoding, or an empty body.
+
+    Also a :class:`json.JSONDecodeError` (and so a :class:`ValueError`), with ``msg``,
+    ``pos``, ``lineno`` and ``colno``. The message says what was wrong, where, and the
+    response's media type; it never quotes the body.
+    """
 
 
 class SecurityWarning(UserWarning):

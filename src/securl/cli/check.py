@@ -31,16 +31,21 @@ from ..tls.config import TLSConfig
 from ..tls.context import create_context, create_unverified_context
 from ..tls.judged import judged_by_securl
 from ..tls.trust import TrustInfo, resolve_trust
+from .outcomes import plain_error
 from .safe_text import printable
 
 __all__ = ["CheckError", "CheckResult", "check", "format_result"]
 
-VERIFIED, NOT_VERIFIED, USAGE_OR_NETWORK = 0, 1, 2
+VERIFIED, NOT_VERIFIED, USAGE_OR_NETWORK, NETWORK = 0, 1, 2, 4
 _ENCODING_DER = getattr(_ssl, "ENCODING_DER", 2)
 
 
 class CheckError(Exception):
-    """The check could not be made (bad input or network trouble): exit code 2."""
+    """The check could not be made: ``exit_code`` is 2 for bad input, 4 for the network."""
+
+    def __init__(self, message: str, *, exit_code: int = USAGE_OR_NETWORK) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 @dataclass
@@ -118,7 +123,8 @@ def _handshake(host: str, port: int, ctx: ssl.SSLContext, timeout: float) -> ssl
     try:
         raw = socket.create_connection((host, port), timeout=timeout)
     except OSError as exc:
-        raise CheckError(f"cannot connect to {host}:{port}: {exc}") from exc
+        raise CheckError(f"cannot connect to {host}:{port}: {plain_error(exc)}",
+                         exit_code=NETWORK) from exc
     try:
         with judged_by_securl("diagnostic handshake (securl check)"):
             return ctx.wrap_socket(raw, server_hostname=host)
@@ -130,7 +136,7 @@ def _handshake(host: str, port: int, ctx: ssl.SSLContext, timeout: float) -> ssl
 def check(url: str, *, ca_certs: str | None = None, timeout: float = 10.0) -> CheckResult:
     """Connect to ``url``'s host, verify it as securl would, and describe what was seen.
 
-    Raises :class:`CheckError` for bad input and network errors (exit code 2).
+    Raises :class:`CheckError` for bad input (exit code 2) and network errors (4).
     """
     try:
         target = parse_target(normalize_url(url))
@@ -153,7 +159,8 @@ def check(url: str, *, ca_certs: str | None = None, timeout: float = 10.0) -> Ch
             result.reason_code = "handshake-failed"
             result.message = f"TLS handshake with {target.host}:{target.port} failed: {exc}"
     except OSError as exc:  # timeouts, resets: the network, not the certificate
-        raise CheckError(f"TLS handshake with {target.host}:{target.port} failed: {exc}") from exc
+        raise CheckError(f"TLS handshake with {target.host}:{target.port} failed: "
+                         f"{plain_error(exc)}", exit_code=NETWORK) from exc
     else:
         with sock:
             result.verified = True
@@ -221,10 +228,12 @@ def advice_for(result: CheckResult, now: datetime.datetime | None = None) -> lis
     if code == "self-signed":
         pin = leaf.spki_sha256 if leaf else "sha256/..."
         return [
-            "Keep verification on. For a device you control, pin its key "
-            f"(pins=['{pin}'], or `securl pin {url}`),",
-            "or trust this one certificate: save it as server.pem and pass "
-            "--ca-certs server.pem (ca_certs= in code).",
+            "Keep verification on. For a device you control, trust this one certificate: "
+            "save it as server.pem and pass --ca-certs server.pem (securl get, securl check; "
+            "ca_certs= in code),",
+            f"or, in code, pin its key: tls=securl.pinned('{pin}', reason=...) "
+            f"(`securl pin {url}` prints the pin; the command's --pin adds to verification, "
+            "it does not replace it).",
         ]
     if code == "untrusted-issuer":
         top = result.chain[-1] if result.chain else None

@@ -8,13 +8,19 @@ Rules:
   file in the same directory, which replaces FILE only after the whole body arrived and was
   synced to disk. A failed or refused download leaves an existing FILE untouched.
 * A status of 400 or more writes no body (like ``curl --fail``): an error page never lands
-  where the caller expected the document. Exit codes: 0 done, 1 TLS verification failed
-  (the server is not who it claims), 2 usage, configuration or network error, 3 HTTP error.
+  where the caller expected the document. Exit codes: the table of
+  :mod:`securl.cli.outcomes` (0 done, 1 not verified, 2 usage, 3 HTTP error, 4 network,
+  5 policy refusal, 130 interrupted).
+* ``--max-size`` caps the body (default 100 MiB, ``none`` for no cap) and ``--deadline`` the
+  whole download (default 300 s); ``--timeout`` is each connect and each wait for bytes.
+* Ctrl-C (SIGINT) stops the download with one line and exit code 130; with ``-o`` nothing is
+  written (the temporary file is removed).
+* A plain ``http://`` URL works, with a warning line on stderr: nothing protects it.
 * ``Accept-Encoding: identity`` is sent unless ``-H`` says otherwise, so the bytes written
   are the bytes the server sent (curl does the same without ``--compressed``).
-* ``-v`` shows the TLS connection, the request and the response headers on stderr with the
-  values of ``Authorization``, ``Proxy-Authorization``, ``Cookie`` and ``Set-Cookie``
-  replaced by ``[REDACTED]``.
+* ``-v`` shows the TLS connection, the request line, the request and the response headers
+  on stderr with the values of ``Authorization``, ``Proxy-Authorization``, ``Cookie`` and
+  ``Set-Cookie`` replaced by ``[REDACTED]``.
 * A progress bar is drawn on stderr only when stderr is a terminal and the body is over
   1 MiB; scripts and logs never see one.
 * Everything written to stderr that holds text from the server (reason phrase, headers,
@@ -26,6 +32,7 @@ Rules:
 from __future__ import annotations
 
 import time
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any, cast
@@ -33,19 +40,24 @@ from typing import IO, Any, cast
 from .._audit import AuditEvent, add_audit_hook, remove_audit_hook
 from .._fs import atomic_writer
 from .._redact import REDACTED, redact_url
-from ..exceptions import (
-    ConfigurationError,
-    InvalidRequest,
-    PolicyError,
-    SecurlError,
-    TLSVerificationError,
-)
+from ..exceptions import SecurlError, TLSVerificationError
 from ..http.target import HeadersInput
+from .outcomes import (
+    EXIT_HTTP_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_NOT_VERIFIED,
+    EXIT_OK,
+    EXIT_USAGE,
+    exit_code_for,
+    plain_error,
+)
 from .safe_text import printable
 
-__all__ = ["EXIT_HTTP_ERROR", "FetchOptions", "fetch", "parse_header"]
+__all__ = ["EXIT_HTTP_ERROR", "FetchOptions", "fetch", "parse_header", "parse_size"]
 
-EXIT_OK, EXIT_NOT_VERIFIED, EXIT_USAGE_OR_NETWORK, EXIT_HTTP_ERROR = 0, 1, 2, 3
+DEFAULT_MAX_SIZE = 100 * 1024 * 1024  # the library's default body limit
+DEFAULT_DEADLINE = 300.0
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 PROGRESS_THRESHOLD = 1 << 20  # 1 MiB
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 _CHUNK = 64 * 1024
@@ -65,6 +77,28 @@ class FetchOptions:
     timeout: float = 30.0
     max_redirects: int = 10
     verbose: bool = False
+    max_size: int | None = DEFAULT_MAX_SIZE
+    deadline: float = DEFAULT_DEADLINE
+
+
+def parse_size(text: str) -> int | None:
+    """``--max-size``: bytes (``1048576``), a binary multiple (``300M``, ``2G``, ``512K``,
+    ``1T``; ``MiB``/``MB`` spellings too) or ``none`` for no limit (None).
+
+    Raises ValueError for anything else, zero and negative sizes included.
+    """
+    word = text.strip().upper()
+    if word == "NONE":
+        return None
+    for suffix in ("IB", "B"):
+        if len(word) > 1 and word.endswith(suffix) and word[-len(suffix) - 1] in "KMGT":
+            word = word[: -len(suffix)]
+            break
+    number, unit = (word[:-1], word[-1]) if word[-1:] in ("K", "M", "G", "T") else (word, "")
+    if not number.isdigit() or int(number) <= 0:
+        raise ValueError(f"{text!r} is not a size: give bytes or a number followed by K, M, "
+                         "G or T (e.g. 300M, 2G), or none for no limit")
+    return int(number) * _UNITS[unit]
 
 
 def parse_header(text: str) -> tuple[str, str | None]:
@@ -148,24 +182,66 @@ def _on_connection(stderr: IO[str]) -> Any:
     return hook
 
 
+def _request_line(url: str) -> tuple[str, str]:
+    """``GET /path?query HTTP/1.1`` and the Host value, as ``-v`` shows them (redacted)."""
+    parts = urllib.parse.urlsplit(redact_url(url))
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return f"GET {target} HTTP/1.1", parts.netloc.rpartition("@")[2]
+
+
+_SELF_SIGNED_HINT = (
+    "securl get: to trust this one server, save its certificate as server.pem (compare its "
+    "key with `securl pin {url}` first) and run: securl get --ca-certs server.pem {url}\n")
+
+
+def _not_verified(exc: TLSVerificationError, url: str, stderr: IO[str]) -> None:
+    text = plain_error(exc)
+    if exc.reason_code == "self-signed":
+        from ..http.errors import _FIX  # the library's advice names Python arguments
+
+        text = text.replace(" " + _FIX["self-signed"], "")
+    stderr.write(f"securl get: not verified ({printable(exc.reason_code)}): "
+                 f"{printable(text)}\n")
+    if exc.reason_code == "self-signed":
+        stderr.write(_SELF_SIGNED_HINT.format(url=printable(redact_url(url))))
+
+
 def fetch(options: FetchOptions, stdout: IO[bytes], stderr: IO[str]) -> int:
     """Run ``securl get``; returns the exit code (see the module docstring)."""
+    try:
+        return _fetch(options, stdout, stderr)
+    except KeyboardInterrupt:
+        where = f"; {options.output} was not written" if options.output not in (None, "-") else ""
+        stderr.write(f"securl get: interrupted{printable(where)}\n")
+        return EXIT_INTERRUPTED
+
+
+def _fetch(options: FetchOptions, stdout: IO[bytes], stderr: IO[str]) -> int:
     from ..http.session import Session
+    from ..http.timeouts import Timeouts
 
     headers: list[tuple[str, str | None]] = [("Accept-Encoding", "identity")]
     headers.extend(options.headers)
     cert: Any = (options.cert, options.key) if options.key else options.cert
     if options.key and not options.cert:
         stderr.write("securl get: --key needs --cert\n")
-        return EXIT_USAGE_OR_NETWORK
+        return EXIT_USAGE
+    if options.url[:7].lower() == "http://":
+        stderr.write("securl get: warning: plain http:// is neither encrypted nor verified; "
+                     "anyone on the network path can read and change it\n")
     hook = _on_connection(stderr) if options.verbose else None
     if hook is not None:
         add_audit_hook(hook)
     try:
+        timeouts = Timeouts(connect=options.timeout, read=options.timeout,
+                            total=options.deadline)
         with Session(ca_certs=options.ca_certs, cert=cert, pins=options.pins or None,
-                     timeout=options.timeout, max_redirects=options.max_redirects,
+                     timeout=timeouts, max_redirects=options.max_redirects,
+                     max_body_size=options.max_size,
                      headers=cast(HeadersInput, headers)) as session:
             if options.verbose:
+                line, host = _request_line(options.url)
+                stderr.write(f"> {printable(line)}\n> Host: {printable(host)}\n")
                 for name, value in session.headers.items():
                     stderr.write(f"> {_show(name, value)}\n")
             with session.get(options.url, stream=True) as response:
@@ -187,19 +263,15 @@ def fetch(options: FetchOptions, stdout: IO[bytes], stderr: IO[str]) -> int:
                     if progress:
                         progress.finish()
     except TLSVerificationError as exc:
-        stderr.write(f"securl get: not verified ({printable(exc.reason_code)}): "
-                     f"{printable(exc)}\n")
+        _not_verified(exc, options.url, stderr)
         return EXIT_NOT_VERIFIED
-    except (ConfigurationError, InvalidRequest, PolicyError) as exc:
-        stderr.write(f"securl get: {printable(exc)}\n")
-        return EXIT_USAGE_OR_NETWORK
     except SecurlError as exc:
-        stderr.write(f"securl get: {printable(exc)}\n")
-        return EXIT_USAGE_OR_NETWORK
+        stderr.write(f"securl get: {printable(plain_error(exc))}\n")
+        return exit_code_for(exc)
     except OSError as exc:  # writing the output file
         stderr.write(f"securl get: cannot write {printable(options.output or 'stdout')}: "
                      f"{printable(exc)}\n")
-        return EXIT_USAGE_OR_NETWORK
+        return EXIT_USAGE
     finally:
         if hook is not None:
             remove_audit_hook(hook)

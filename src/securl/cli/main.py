@@ -3,9 +3,10 @@
 Each subcommand's work lives in its own module of ``securl.cli`` (``demo``, ``check``,
 ``doctor``, ``get``), imported only when that subcommand runs; ``admin`` and ``pin`` are
 handed, with their raw arguments, to ``securl.cli.admin.admin_main`` and
-``securl.cli.pin.pin_main``. Exit codes follow one rule across subcommands: 0 success,
-1 the server (or this interpreter) is not verified/secure, 2 usage, configuration or network
-error; ``get`` adds 3 for an HTTP error status.
+``securl.cli.pin.pin_main``. Exit codes follow one table across subcommands
+(:mod:`securl.cli.outcomes`): 0 success, 1 not verified / problems found, 2 usage or
+configuration error, 3 HTTP error status (``get``), 4 network error, 5 refused by the admin
+policy, 130 interrupted. A bad flag prints the usage of the subcommand it was given to.
 
 Text a subcommand prints for a person goes through :func:`securl.cli.safe_text.printable`
 when it holds anything from a server, a certificate, the environment or an exception, so no
@@ -24,11 +25,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .._version import __version__
+from .outcomes import EXIT_INTERRUPTED, EXIT_USAGE
 from .safe_text import printable
 
 __all__ = ["build_parser", "main"]
 
-EXIT_USAGE = 2
+EXIT_CODES = ("Exit codes: 0 ok, 1 not verified / problems found, 2 usage, 3 HTTP status "
+              ">= 400, 4 network error, 5 refused by the admin policy, 130 interrupted.")
 
 #: Subcommands implemented elsewhere: name -> (module, function taking the raw argv list).
 DELEGATED: dict[str, tuple[str, str, str]] = {
@@ -70,7 +73,7 @@ def _cmd_check(ns: argparse.Namespace) -> int:
         if ns.json:
             print(json.dumps({"url": ns.url, "verified": False, "error": str(exc)}, indent=2))
         print(f"securl check: {printable(exc)}", file=sys.stderr)
-        return EXIT_USAGE
+        return exc.exit_code
     print(json.dumps(result.to_dict(), indent=2) if ns.json else format_result(result))
     return result.exit_code
 
@@ -94,7 +97,7 @@ def _cmd_get(ns: argparse.Namespace) -> int:
     options = FetchOptions(
         url=ns.url, output=ns.output, headers=headers, ca_certs=ns.ca_certs, cert=ns.cert,
         key=ns.key, pins=ns.pin, timeout=ns.timeout, max_redirects=ns.max_redirects,
-        verbose=ns.verbose,
+        verbose=ns.verbose, max_size=ns.max_size, deadline=ns.deadline,
     )
     return fetch(options, sys.stdout.buffer, sys.stderr)
 
@@ -110,13 +113,21 @@ def _positive(text: str) -> float:
     return value
 
 
+def _size(text: str) -> int | None:
+    from .get import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argparse tree (documented in docs/cli.md)."""
     parser = argparse.ArgumentParser(
         prog="securl",
         description="Secure-by-default HTTPS: verified TLS from the system trust store.",
-        epilog="Exit codes: 0 ok, 1 not verified / problems found, 2 usage or network error "
-               "(get: 3 HTTP error status).",
+        epilog=EXIT_CODES,
     )
     parser.add_argument("--version", action="version", version=f"securl {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -133,7 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="explain a server's certificate and TLS setup",
                            description="Connect (no HTTP request is sent), verify as securl "
                            "would, print the chain, TLS version, cipher, trust source and a "
-                           "verdict. Exit 0 verified, 1 not verified, 2 usage/network error.")
+                           "verdict. Exit 0 verified, 1 not verified, 2 usage error, 4 network "
+                           "error.")
     check.add_argument("url", help="https://host[:port]/ or host[:port]")
     check.add_argument("--ca-certs", metavar="PEM", help="trust only these CAs (file or dir)")
     check.add_argument("--timeout", type=_positive, default=10.0, metavar="SECONDS",
@@ -150,8 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.set_defaults(func=_cmd_doctor)
 
     get = sub.add_parser("get", help="download a URL with verified TLS (curl-like)",
-                         description="Verified download. Exit 0 ok, 1 TLS verification failed, "
-                         "2 usage/network error, 3 HTTP status >= 400 (body not written).")
+                         description="Verified download (body not written for an HTTP "
+                         "status >= 400). " + EXIT_CODES)
     get.add_argument("url")
     get.add_argument("-o", "--output", metavar="FILE",
                      help="write the body to FILE atomically (default: stdout)")
@@ -163,16 +175,25 @@ def build_parser() -> argparse.ArgumentParser:
     get.add_argument("--pin", action="append", default=[], metavar="sha256/...",
                      help="require this public-key pin on top of verification (repeatable)")
     get.add_argument("--timeout", type=_positive, default=30.0, metavar="SECONDS",
-                     help="connect and read timeout (default 30)")
+                     help="connect timeout, and the longest wait for the next bytes "
+                     "(default 30)")
+    get.add_argument("--deadline", type=_positive, default=300.0, metavar="SECONDS",
+                     help="the whole download, redirects included (default 300)")
+    get.add_argument("--max-size", type=_size, default=100 * 1024 * 1024, metavar="SIZE",
+                     help="the largest body accepted: bytes, or with K, M, G, T "
+                     "(300M, 2G), or none (default 100M)")
     get.add_argument("--max-redirects", type=int, default=10, metavar="N")
     get.add_argument("-v", "--verbose", action="store_true",
-                     help="show the TLS connection and headers on stderr (secrets redacted)")
+                     help="show the TLS connection, the request line and headers on stderr "
+                     "(secrets redacted)")
     get.set_defaults(func=_cmd_get)
 
     for name, (_, _, summary) in DELEGATED.items():
         delegated = sub.add_parser(name, help=summary, add_help=False)
         delegated.add_argument("args", nargs=argparse.REMAINDER)
         delegated.set_defaults(func=_cmd_delegated)
+    for subparser in sub.choices.values():  # a bad flag shows its subcommand's usage
+        subparser.set_defaults(subparser=subparser)
     return parser
 
 
@@ -184,11 +205,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         # REMAINDER would reject a leading "--flag").
         return _delegate(args[0], args[1:])
     parser = build_parser()
+    ns: Any
     try:
-        ns: Any = parser.parse_args(args)
+        parsed: tuple[Any, list[str]] = parser.parse_known_args(args)
+        ns, unknown = parsed
+        if unknown:
+            owner = getattr(ns, "subparser", None) or parser
+            owner.error(f"unrecognized arguments: {' '.join(unknown)}")
     except SystemExit as exc:  # --help, --version, usage errors
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     if ns.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    return int(ns.func(ns))
+    try:
+        return int(ns.func(ns))
+    except KeyboardInterrupt:
+        print(f"securl {ns.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

@@ -1,7 +1,10 @@
-"""HTTP authentication: answering a server's 401 challenge with Basic or Digest.
+"""HTTP authentication: credentials sent with the first request, or in answer to a 401.
 
-The server decides the scheme; ``auth=`` only prepares securl to answer. The rules, each in
-one place:
+``auth=(user, password)`` sends Basic with the first request over https (as requests does)
+and answers Digest when the server asks for it; :class:`ChallengeAuth` waits for the 401 and
+answers the strongest scheme offered; :class:`BearerAuth` sends a token with the first
+request; a subclass of :class:`Auth` overriding :meth:`Auth.apply`, or a plain callable, edits
+each request itself. The rules, each in one place:
 
 * **Parsing** (``securl.http.challenges``): ``WWW-Authenticate`` as RFC 9110 section
   11.6.1 defines it.
@@ -10,7 +13,7 @@ one place:
   Digest MD5 > Basic (``-sess`` forms rank with their hash). Challenges with characters that
   cannot go back into a header, or with only ``qop=auth-int``, are not answered.
 * **When to send, and over what** (``securl.http.authflow``): only to the origin named,
-  once per challenge, never Basic over plain http unless allowed.
+  once per challenge, never Basic (or a Bearer token) over plain http unless allowed.
 * **Secrets**: no repr, message, log line or audit event contains a password or an
   ``Authorization`` value.
 """
@@ -23,7 +26,7 @@ import re
 import secrets
 import threading
 import urllib.parse
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -38,9 +41,11 @@ from .challenges import (
 _CTL = re.compile(r"[\x00-\x1f\x7f]")
 
 if TYPE_CHECKING:
+    from .hooks import PreparedRequest
     from .target import Target
 
-__all__ = ["Auth", "BasicAuth", "DigestAuth", "coerce_auth", "digest_response"]
+__all__ = ["Auth", "AuthInput", "BasicAuth", "BearerAuth", "ChallengeAuth", "DigestAuth",
+           "coerce_auth", "digest_response"]
 
 
 def _quote(value: str) -> str:
@@ -70,17 +75,38 @@ def _check_credential(value: object, what: str, *, colon_ok: bool) -> str:
 
 
 class Auth:
-    """Credentials securl can answer a 401 with. Use :class:`BasicAuth` or :class:`DigestAuth`.
+    """Credentials for ``auth=``; the base class of every kind securl knows.
 
-    Subclasses say which challenges they can answer (:meth:`rank`) and how (:meth:`answer`);
-    :class:`AuthFlow` decides when. Instances are safe to share between threads.
+    For your own scheme (an API key header, a request signature), subclass it and override
+    :meth:`apply`, which gets each request sent to the origin the call named (never one after
+    a redirect to another origin) and may add or change its headers::
+
+        class ApiKey(securl.Auth):
+            def __init__(self, key: str) -> None:
+                self.key = key
+
+            def apply(self, request: securl.PreparedRequest) -> None:
+                request.headers["X-Api-Key"] = self.key
+
+    A plain callable taking the :class:`~securl.PreparedRequest` works the same way.
+
+    The challenge-answering kinds (:class:`BasicAuth`, :class:`DigestAuth`,
+    :class:`ChallengeAuth`, :class:`BearerAuth`) say which challenges they can answer
+    (:meth:`rank`) and how (:meth:`answer`); :class:`AuthFlow` decides when. Instances are
+    safe to share between threads.
     """
 
-    username: str
+    username: str = ""
+    #: Whether a 401 is this auth's to answer (a custom :meth:`apply` leaves it to the
+    #: caller: the 401 is returned as a response).
+    challenge_based: bool = False
+
+    def apply(self, request: PreparedRequest) -> None:
+        """Edit ``request`` (its ``headers``) before it is sent to the call's origin."""
 
     def rank(self, challenge: Challenge) -> int | None:
         """How strong answering ``challenge`` is (higher is stronger); None: cannot answer."""
-        raise NotImplementedError
+        return None
 
     def answer(self, challenge: Challenge, method: str, target: Target) -> Answer:
         """The ``Authorization`` value answering ``challenge`` for this request."""
@@ -109,17 +135,19 @@ class Auth:
 
     def describe(self) -> str:
         """The schemes these credentials answer, for error messages."""
-        raise NotImplementedError
+        return type(self).__name__
 
 
 class BasicAuth(Auth):
     """User name and password for HTTP Basic authentication (RFC 7617).
 
     Sent only in answer to a ``Basic`` challenge, unless ``preemptive=True`` (then with the
-    first request, saving a round trip). Basic shows the password to anyone who can read the
-    connection, so securl refuses it over plain http unless the call passes
-    ``allow_insecure_auth=True`` or admin policy allows it.
+    first request, saving a round trip; ``auth=(user, password)`` does that over https).
+    Basic shows the password to anyone who can read the connection, so securl refuses it over
+    plain http unless the call passes ``allow_insecure_auth=True`` or admin policy allows it.
     """
+
+    challenge_based = True
 
     def __init__(self, username: str, password: str, *, preemptive: bool = False) -> None:
         self.username = _check_credential(username, "user name", colon_ok=False)
@@ -193,6 +221,8 @@ class DigestAuth(Auth):
     ``userhash=true`` and non-ASCII user names (``username*``) are supported; ``qop=auth-int``
     and challenges without ``qop`` (RFC 2069) are not answered.
     """
+
+    challenge_based = True
 
     def __init__(self, username: str, password: str) -> None:
         self.username = _check_credential(username, "user name", colon_ok=False)
@@ -300,13 +330,16 @@ def digest_response(hash_name: str, username: str, realm: str, password: str, me
     return _h(hash_name, f"{ha1}:{nonce}:{nc:08x}:{cnonce}:auth:{ha2}")
 
 
-class _Password(Auth):
-    """``auth=(user, password)``: answers Digest or Basic, whichever is strongest on offer.
+class ChallengeAuth(Auth):
+    """User name and password sent only when the server asks: Digest or Basic, whichever is
+    strongest on offer.
 
-    Basic is never sent before a challenge, and over plain http only as the transport rule
-    allows; so a server (or an attacker on plain http) offering Basic instead of Digest gets
-    a PolicyError, not the password.
+    Nothing is sent before a 401 (Digest then reuses its nonce). Basic goes over plain http
+    only as the transport rule allows; so a server (or an attacker on plain http) offering
+    Basic instead of Digest gets a PolicyError, not the password.
     """
+
+    challenge_based = True
 
     def __init__(self, username: str, password: str) -> None:
         self._digest = DigestAuth(username, password)
@@ -314,7 +347,7 @@ class _Password(Auth):
         self.username = self._digest.username
 
     def __repr__(self) -> str:
-        return f"auth=({self.username!r}, '***')"
+        return f"ChallengeAuth(username={self.username!r}, password='***')"
 
     def _pick(self, challenge: Challenge) -> Auth:
         return self._digest if challenge.name == "digest" else self._basic
@@ -338,13 +371,84 @@ class _Password(Auth):
         return "Digest or Basic"
 
 
+class _Password(ChallengeAuth):
+    """``auth=(user, password)``: Basic with the first request over https, as requests does.
+
+    Over plain http nothing is sent before a challenge (then Digest, or Basic only where the
+    transport rule allows it). After a Digest challenge from an origin, its nonce is reused
+    there instead of Basic. A 401 offering Digest after the first Basic is answered once.
+    """
+
+    def __repr__(self) -> str:
+        return f"auth=({self.username!r}, '***')"
+
+    def preemptive(self, method: str, target: Target) -> Answer | None:
+        answer = self._digest.preemptive(method, target)
+        if answer is None and target.scheme == "https":
+            answer = self._basic._value()
+        return answer
+
+
+class BearerAuth(Auth):
+    """A bearer token (RFC 6750): ``Authorization: Bearer <token>`` with the first request.
+
+    Sent only to the origin the call named, and, like a password, never over plain http
+    unless the call passes ``allow_insecure_auth=True`` or admin policy allows Basic there.
+    A 401 after the token was sent is an :class:`~securl.AuthError`.
+    """
+
+    challenge_based = True
+
+    def __init__(self, token: str) -> None:
+        token = _check_credential(token, "token", colon_ok=True)
+        if not token or token != token.strip():
+            raise ConfigurationError("the bearer token must not be empty or padded with spaces")
+        self._token = token
+
+    def __repr__(self) -> str:
+        return "BearerAuth(token='***')"
+
+    def rank(self, challenge: Challenge) -> int | None:
+        return _RANK_BASIC if challenge.name == "bearer" else None
+
+    def answer(self, challenge: Challenge, method: str, target: Target) -> Answer:
+        return Answer("bearer", "Bearer " + self._token)
+
+    def preemptive(self, method: str, target: Target) -> Answer | None:
+        return Answer("bearer", "Bearer " + self._token)
+
+    def describe(self) -> str:
+        return "Bearer"
+
+
+class _CallableAuth(Auth):
+    """A plain callable given as ``auth=``: called with each prepared request."""
+
+    def __init__(self, fn: Callable[[PreparedRequest], object]) -> None:
+        self._fn = fn
+
+    def __repr__(self) -> str:
+        return f"auth={self._fn!r}"
+
+    def apply(self, request: PreparedRequest) -> None:
+        self._fn(request)
+
+
+AuthInput = Auth | tuple[str, str] | Callable[["PreparedRequest"], object] | None
+
+
 def coerce_auth(auth: object) -> Auth | None:
-    """``auth=`` as an :class:`Auth`: None, an Auth, or a ``(user, password)`` tuple."""
+    """``auth=`` as an :class:`Auth`: None, an Auth, a ``(user, password)`` tuple, or a
+    callable taking the prepared request."""
     if auth is None or isinstance(auth, Auth):
         return auth
     if isinstance(auth, tuple) and len(auth) == 2:
         return _Password(auth[0], auth[1])
+    if callable(auth):
+        return _CallableAuth(auth)
     raise ConfigurationError(
-        "auth= must be (user, password), securl.BasicAuth(user, password) or "
-        f"securl.DigestAuth(user, password), not {type(auth).__name__}"
+        "auth= must be (user, password), securl.BasicAuth(user, password), "
+        "securl.DigestAuth(user, password), securl.ChallengeAuth(user, password), "
+        "securl.BearerAuth(token), a securl.Auth subclass or a callable taking the request, "
+        f"not {type(auth).__name__}"
     )

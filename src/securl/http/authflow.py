@@ -4,14 +4,17 @@ The rules (the answers themselves are ``securl.http.auth``'s):
 
 * **Where**: credentials go only to the origin the caller named, and only until the first
   redirect leaves it.
-* **When**: Basic is sent before a challenge only with ``preemptive=True``; Digest reuses a
-  nonce the server issued (nonce counting). A 401 is answered once; a second 401 is an
-  :class:`~securl.AuthError`, except a Digest ``stale=true`` challenge (the password was
-  right, the nonce old), answered once more.
-* **Transport** (:meth:`AuthFlow.check_transport`): Basic over plain http is refused with
-  :class:`~securl.PolicyError` unless the call passes ``allow_insecure_auth=True`` or admin
-  policy sets ``allow_basic_auth_over_http = true``; either way it is audited. Digest is not
-  refused: it never sends the password.
+* **When**: Basic is sent before a challenge by ``auth=(user, password)`` over https and by
+  ``BasicAuth(..., preemptive=True)``; a Bearer token always; Digest reuses a nonce the
+  server issued (nonce counting); :class:`~securl.ChallengeAuth` waits for the 401. A 401 is
+  answered once; a second 401 is an :class:`~securl.AuthError`, except a Digest
+  ``stale=true`` challenge (the password was right, the nonce old), answered once more. A
+  custom auth (:meth:`Auth.apply <securl.http.auth.Auth.apply>`) edits each request to the
+  origin and leaves a 401 to the caller.
+* **Transport** (:meth:`AuthFlow.check_transport`): Basic, and a Bearer token, over plain
+  http are refused with :class:`~securl.PolicyError` unless the call passes
+  ``allow_insecure_auth=True`` or admin policy sets ``allow_basic_auth_over_http = true``;
+  either way it is audited. Digest is not refused: it never sends the password.
 * **Audit**: the ``securl.auth_challenge`` event carries the scheme, realm and the schemes
   offered, never the user name or credentials.
 """
@@ -28,13 +31,19 @@ from .._policy import get_policy
 from .._redact import redact_url
 from ..exceptions import AuthError, PolicyError
 from .auth import Answer, Auth, digest_algorithm
-from .challenges import Challenge, is_client_cert_challenge, parse_challenges
+from .challenges import (
+    Challenge,
+    client_cert_demand_response,
+    is_client_cert_challenge,
+    parse_challenges,
+)
 from .response import Response
 
 if TYPE_CHECKING:
+    from .hooks import PreparedRequest
     from .target import Target
 
-__all__ = ["AuthFlow"]
+__all__ = ["AuthFlow", "challenged"]
 
 def _message_headers(headers: Mapping[str, str]) -> email.message.Message:
     msg = email.message.Message()
@@ -60,6 +69,13 @@ class AuthFlow:
         self._sent: Literal["none", "preemptive", "answer"] = "none"
         self._sent_scheme: str | None = None
         self._stale_retried = False
+        #: Whether the auth edits requests itself (:meth:`Auth.apply` overridden).
+        self.edits_request = type(auth).apply is not Auth.apply
+
+    def apply(self, request: PreparedRequest, target: Target) -> None:
+        """Let a custom auth edit ``request``, if it goes to the origin the call named."""
+        if self._applies(target):
+            self.auth.apply(request)
 
     def _applies(self, target: Target) -> bool:
         if target.origin != self.origin:
@@ -93,18 +109,21 @@ class AuthFlow:
             self.auth.on_response(target, response.headers)
 
     def check_transport(self, scheme: str, target: Target) -> None:
-        """Refuse Basic over plain http unless the call or admin policy allows it (audited)."""
-        if scheme != "basic" or target.scheme == "https":
+        """Refuse Basic (or a Bearer token) over plain http unless the call or admin policy
+        allows it (audited)."""
+        if scheme not in ("basic", "bearer") or target.scheme == "https":
             return
         policy = get_policy()
         allowed_by = ("call" if self.allow_insecure
                       else "policy" if policy.allow_basic_auth_over_http else None)
-        emit("insecure_auth", host=target.host, port=target.port, scheme="Basic",
+        emit("insecure_auth", host=target.host, port=target.port, scheme=scheme.title(),
              url=redact_url(target.url), caller=caller_location(),
              action="allowed" if allowed_by else "refused", allowed_by=allowed_by)
         if allowed_by is None:
+            secret = ("a bearer token" if scheme == "bearer"
+                      else "a password with Basic authentication")
             raise PolicyError(
-                f"refusing to send a password with Basic authentication over plain http to "
+                f"refusing to send {secret} over plain http to "
                 f"{target.host}:{target.port}: anyone on the network path could read it. Use "
                 "https, or Digest; if this network is trusted, pass allow_insecure_auth=True "
                 "to this call (it is audited), or an admin may set "
@@ -119,7 +138,7 @@ class AuthFlow:
         then False, so the caller can raise ClientCertificateRequired), and PolicyError when
         the only answer would be Basic over plain http.
         """
-        if not self._applies(target):
+        if not self.auth.challenge_based or not self._applies(target):
             return False
         challenges = parse_challenges(response.headers.getlist("WWW-Authenticate"))
         offered = tuple(dict.fromkeys(c.scheme for c in challenges))
@@ -188,6 +207,31 @@ class AuthFlow:
         return self._error(response, target, offered, (
             f"{target.host}:{target.port} asked for credentials (401) after the request body "
             "was sent as a stream, which cannot be sent again; pass data= as bytes, or (over "
-            "https) use securl.BasicAuth(user, password, preemptive=True) so the first "
-            "request carries the credentials"
+            "https) use auth=(user, password) or securl.BasicAuth(user, password, "
+            "preemptive=True) so the first request carries the credentials"
         ))
+
+
+def challenged(response: Response, flow: AuthFlow | None, method: str, target: Target, *,
+               streamed: bool, cert_given: bool) -> bool:
+    """True to resend after a 401 the auth flow answered; raises for what cannot be.
+
+    ``streamed``: the request body was a stream (it cannot be sent again); ``cert_given``:
+    the request had a client certificate to offer.
+
+    Rule, in order: a password challenge the credentials can answer is answered (the
+    flow's rules: once, plus one Digest stale retry; never another origin; never Basic
+    over http unless allowed); a demand for a client certificate raises
+    ClientCertificateRequired; a 401 the credentials cannot answer raises AuthError
+    (inside the flow); anything else is returned to the caller as a response.
+    """
+    if response.status == 401 and flow is not None:
+        response.content  # noqa: B018 - release the connection whatever happens next
+        if flow.on_401(response, method, target):
+            if streamed:
+                raise flow.cannot_replay(response, target)
+            return True
+    demand = client_cert_demand_response(response, target.host, target.port, cert_given)
+    if demand is not None:
+        raise demand
+    return False

@@ -30,7 +30,10 @@ the socket and raises (so the server never receives a request):
    different key first, this one is refused like any other changed key.
 
 Then it emits the ``securl.connection`` audit event (mode, TLS version, cipher, peer, SPKI pin,
-trust source).
+trust source, and whether the handshake resumed a TLS session). A new connection offers the
+TLS session its pool kept (``securl.http.tls_sessions``), and a connection that passed these
+checks gives its own to the pool when it goes back to it or is closed; the checks run on a
+resumed connection as on any other.
 
 And when writing the request fails because the server already closed the connection, it reads
 the TLS alert the server sent before closing (see :meth:`SecurlHTTPSConnection.request`).
@@ -73,6 +76,7 @@ from ..tls.x509 import hostname_matches, parse_certificate, spki_pin
 from .deadline import watch_current
 from .errors import missing_san_fix, missing_san_text
 from .head import StrictFramingResponse
+from .tls_sessions import ResumingContext, SessionSlot, was_resumed
 
 __all__ = [
     "SecurlHTTPConnection",
@@ -212,15 +216,28 @@ class SecurlHTTPSConnection(HTTPSConnection):
 
     response_class = StrictFramingResponse
 
-    def __init__(self, *args: Any, securl_trust: TrustDecision, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, securl_trust: TrustDecision,
+                 securl_sessions: SessionSlot | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.securl_trust = securl_trust
+        #: Where this pool's TLS session is kept for resumption (None: resumption off).
+        self.securl_sessions = securl_sessions
+        #: Whether this connection passed its checks and has not yet given its TLS session.
+        self.securl_session_pending = False
+        #: Whether this connection's handshake resumed a TLS session.
+        self.securl_resumed = False
 
     def connect(self) -> None:
         watch_current(self)
+        self.securl_session_pending = False
         if self.securl_trust.chain_verified:
             # Re-checks the trust and client-key files; raises if they became unusable.
             self.ssl_context = self.securl_trust.context(recheck_files=True)
+        ctx = self.ssl_context
+        slot = self.securl_sessions
+        offered = slot.offer(ctx) if slot is not None and ctx is not None else None
+        if offered is not None and ctx is not None:
+            self.ssl_context = ResumingContext(ctx, offered)  # type: ignore[assignment]
         try:
             with judged_by_securl(self.securl_trust.mode):
                 super().connect()
@@ -229,6 +246,8 @@ class SecurlHTTPSConnection(HTTPSConnection):
                 self, f"TLS handshake with {self.host}:{self.port} timed out "
                 f"(connect timeout={self.timeout})"
             ) from exc
+        finally:
+            self.ssl_context = ctx
         sock = self.sock
         if not isinstance(sock, (ssl.SSLSocket, SSLTransport)):  # pragma: no cover
             return
@@ -251,9 +270,13 @@ class SecurlHTTPSConnection(HTTPSConnection):
             if decision.tofu is not None:
                 self._trust_on_first_use(decision, host, port, pin)
         except BaseException:
+            if slot is not None:
+                slot.clear()  # a session from a server that failed a check is never offered
             sock.close()
             self.sock = None
             raise
+        resumed = self.securl_resumed = offered is not None and was_resumed(sock)
+        self.securl_session_pending = slot is not None
         if decision.mode == "pinned":
             self.is_verified = True  # by its key; tells urllib3 not to warn
         trust = getattr(self.ssl_context, "trust", None)
@@ -271,7 +294,20 @@ class SecurlHTTPSConnection(HTTPSConnection):
             spki_sha256=pin,
             trust_source="pin" if decision.mode == "pinned" else (
                 trust.source if trust is not None else None),
+            resumed=resumed,
         )
+
+    def keep_tls_session(self) -> None:
+        """Give this connection's TLS session to its pool's slot, once (``tls_sessions``)."""
+        slot, sock = self.securl_sessions, self.sock
+        if slot is not None and sock is not None and slot.keep(sock, resumed=self.securl_resumed):
+            self.securl_session_pending = False
+
+    def close(self) -> None:
+        if self.securl_session_pending:
+            self.keep_tls_session()
+            self.securl_session_pending = False
+        super().close()
 
     def _connect_tls_proxy(self, hostname: str, sock: socket.socket) -> ssl.SSLSocket:
         """TLS to an ``https://`` proxy, verified whatever this connection's origin trusts."""
@@ -353,6 +389,12 @@ class SecurlHTTPSConnectionPool(HTTPSConnectionPool):
     """An HTTPS pool whose connections are :class:`SecurlHTTPSConnection`."""
 
     ConnectionCls = SecurlHTTPSConnection
+
+    def _put_conn(self, conn: Any) -> None:
+        # Back in the pool after a response: its TLS 1.3 ticket has arrived by now.
+        if conn is not None and conn.securl_session_pending:
+            conn.keep_tls_session()
+        super()._put_conn(conn)
 
     def _validate_conn(self, conn: Any) -> None:
         # urllib3 would warn its own InsecureRequestWarning here for every request on an

@@ -34,6 +34,7 @@ from .._redact import redact_transport_logs
 from ..tls.config import TLSConfig
 from ..tls.decision import TrustDecision
 from .connection import SecurlHTTPConnectionPool, SecurlHTTPSConnectionPool
+from .tls_sessions import SessionSlot
 
 __all__ = ["PoolKey", "PoolRegistry"]
 
@@ -60,13 +61,20 @@ def proxy_decision(decision: TrustDecision) -> TrustDecision:
 
 
 class PoolRegistry:
-    """Thread-safe LRU of urllib3 pools; evicted pools are closed."""
+    """Thread-safe LRU of urllib3 pools; evicted pools are closed.
 
-    def __init__(self, *, max_pools: int = 32, maxsize: int = 10) -> None:
+    With ``tls_sessions`` (the default) every HTTPS pool keeps the TLS session of its last
+    verified connection for the next one to resume (``securl.http.tls_sessions``): one per
+    pool, so per pool key, and gone with the pool.
+    """
+
+    def __init__(self, *, max_pools: int = 32, maxsize: int = 10,
+                 tls_sessions: bool = True) -> None:
         self._pools: OrderedDict[PoolKey, ConnectionPool] = OrderedDict()
         self._lock = threading.Lock()
         self.max_pools = max_pools
         self.maxsize = maxsize
+        self.tls_sessions = tls_sessions
 
     def get(self, key: PoolKey) -> ConnectionPool:
         """The pool for ``key``, created on first use."""
@@ -84,6 +92,7 @@ class PoolRegistry:
 
     def _new_pool(self, key: PoolKey) -> ConnectionPool:
         common = {"maxsize": self.maxsize, "block": False, "retries": False}
+        tls = {"securl_sessions": SessionSlot() if self.tls_sessions else None}
         proxy: Url | None = parse_url(key.proxy) if key.proxy else None
         proxy_headers = {}
         if proxy is not None and proxy.auth:
@@ -109,7 +118,7 @@ class PoolRegistry:
                            "_proxy_config": ProxyConfig(proxy_ctx, False, None, None)})
             return SecurlHTTPSConnectionPool(
                 key.host, key.port, ssl_context=ctx, securl_trust=key.decision,
-                **common, **kw,  # type: ignore[arg-type]
+                **common, **kw, **tls,  # type: ignore[arg-type]
             )
         if proxy is not None:
             # Plain http through a proxy: talk to the proxy, absolute URLs in the request line.
@@ -118,7 +127,7 @@ class PoolRegistry:
                 return SecurlHTTPSConnectionPool(
                     proxy.host or "", proxy.port or 443, ssl_context=decision.context(),
                     securl_trust=decision, headers=proxy_headers,
-                    **common,  # type: ignore[arg-type]
+                    **common, **tls,  # type: ignore[arg-type]
                 )
             return SecurlHTTPConnectionPool(proxy.host or "", proxy.port or 80,
                                             headers=proxy_headers, **common)  # type: ignore[arg-type]

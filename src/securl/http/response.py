@@ -14,42 +14,141 @@ Reading the body follows three rules, all in :meth:`Response._chunks`:
 from __future__ import annotations
 
 import codecs
+import datetime
+import http
+import http.cookiejar
 import io
 import json as _json
 import re
-import urllib.error
+import time
 import urllib.parse
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from urllib3 import BaseHTTPResponse, HTTPHeaderDict
 
-from .._redact import redact_url
-from ..exceptions import ResponseTooLarge, SecurlError
+from .._redact import REDACTED, clean_field, redact_url
+from ..exceptions import HTTPStatusError, JSONDecodeError, ResponseTooLarge, SecurlError
 from .errors import map_transport_error
+from .links import parse_links
 
 if TYPE_CHECKING:
     from types import TracebackType
 
     from .deadline import Deadline
 
-__all__ = ["Response"]
+__all__ = ["Response", "SentRequest"]
 
 _CHARSET = re.compile(r"""charset\s*=\s*["']?([\w.:-]+)""", re.IGNORECASE)
+_NOT_SET: Any = object()
+#: Header names whose values a repr hides besides those clean_field hides (X-Api-Key, ...).
+_CREDENTIAL_HEADER = re.compile(r"key|auth|session|sig", re.IGNORECASE)
+_Text = TypeVar("_Text", str, bytes)
+#: A line end; a "\r" at the very end of the text so far is not one yet ("\n" may follow).
+_LINE_END: dict[type, re.Pattern[Any]] = {
+    str: re.compile(r"\r\n|\n|\r(?=[\s\S])"), bytes: re.compile(rb"\r\n|\n|\r(?=[\s\S])")}
+#: The chunk size of ``iter_content(None)``: at most this much of what has arrived at once.
+_AS_AVAILABLE = 64 * 1024
+
+
+class _ReadOnlyHeaders(Mapping[str, str]):
+    """Request headers, case-insensitive and read-only; ``repr`` hides credentials."""
+
+    __slots__ = ("_headers",)
+
+    def __init__(self, headers: Mapping[str, str]) -> None:
+        self._headers = HTTPHeaderDict(headers)
+
+    def __getitem__(self, name: str) -> str:
+        return self._headers[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._headers)
+
+    def __len__(self) -> int:
+        return len(self._headers)
+
+    def getlist(self, name: str) -> list[str]:
+        """Every value of a repeated header."""
+        return self._headers.getlist(name)
+
+    def __repr__(self) -> str:
+        shown = {name: REDACTED if _CREDENTIAL_HEADER.search(name) else clean_field(name, value)
+                 for name, value in self._headers.items()}
+        return f"{type(self).__name__}({shown!r})"
+
+
+@dataclass(frozen=True, repr=False)
+class SentRequest:
+    """What was sent for a response (:attr:`Response.request`): ``method``, ``url`` and
+    ``headers`` (read-only, case-insensitive). ``repr`` shows the URL redacted and no
+    credential header values."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.headers, _ReadOnlyHeaders):
+            object.__setattr__(self, "headers", _ReadOnlyHeaders(self.headers))
+
+    def __repr__(self) -> str:
+        return f"<SentRequest {self.method} {redact_url(self.url)} headers={self.headers!r}>"
+
+
+class _BodyReader(io.RawIOBase):
+    """The body of a response as a file, read (and kept by the response) on first use."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__()
+        self._response = response
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._response.content[self._pos : self._pos + len(buffer)]
+        buffer[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
 
 
 class Response:
     """An HTTP response.
 
     ``headers`` is case-insensitive and multi-valued (``headers.getlist(name)``). With
-    ``stream=True`` the body is not read until :attr:`content` or :meth:`iter_bytes`; close
-    the response (or use it as a context manager) to return the connection to the pool.
+    ``stream=True`` the body is not read until :attr:`content`, :meth:`iter_bytes`,
+    :meth:`iter_content` or :meth:`iter_lines`; close the response (or use it as a context
+    manager) to return the connection to the pool.
+
+    Attributes:
+        status: The status code (``status_code`` is the same, as in requests).
+        reason: The reason phrase the server sent.
+        headers: The response headers (``urllib3.HTTPHeaderDict``).
+        url: The URL of this response (the last one, after redirects).
+        method: The request method.
+        history: The redirect responses that led here, oldest first.
+        elapsed: A :class:`datetime.timedelta`: from sending the request to the response
+            head arriving.
+        request: A :class:`SentRequest`: ``method``, ``url`` and ``headers`` (read-only) of
+            what was sent.
+        cookies: An :class:`http.cookiejar.CookieJar` with the cookies the response set.
+        max_body_size: The limit on the decompressed body, in bytes (``None``: none).
+        raw: The underlying ``urllib3`` response.
     """
 
     def __init__(self, raw: BaseHTTPResponse, url: str, method: str,
                  history: list[Response] | None = None, *, host: str | None = None,
                  port: int | None = None, deadline: Deadline | None = None,
-                 max_body_size: int | None = None) -> None:
+                 max_body_size: int | None = None, sent_at: float | None = None,
+                 request: SentRequest | None = None,
+                 cookies: http.cookiejar.CookieJar | None = None) -> None:
+        """Made by the Session. ``sent_at`` is the :func:`time.monotonic` reading taken when
+        the request was sent (``elapsed`` counts from it; by default, from now);
+        ``request`` is what was sent (by default, ``method`` and ``url`` with no headers);
+        ``cookies`` the cookies the response set (by default, none)."""
         if host is None:
             parts = urllib.parse.urlsplit(url)
             host, port = parts.hostname or "", port or parts.port
@@ -65,14 +164,32 @@ class Response:
         self.method = method
         self.history: list[Response] = history or []
         self._content: bytes | None = None
+        self._encoding: str | None = _NOT_SET
+        self.elapsed = datetime.timedelta(
+            seconds=0.0 if sent_at is None else max(0.0, time.monotonic() - sent_at))
+        self.request = request if request is not None else SentRequest(method, url)
+        self.cookies = cookies if cookies is not None else http.cookiejar.CookieJar()
 
     def __repr__(self) -> str:
         return f"<Response [{self.status}] {self.method} {redact_url(self.url)}>"
 
     @property
+    def status_code(self) -> int:
+        """The status code: the same as :attr:`status` (the name requests uses)."""
+        return self.status
+
+    @property
     def ok(self) -> bool:
         """True for status codes below 400."""
         return self.status < 400
+
+    @property
+    def links(self) -> dict[str, dict[str, str]]:
+        """The ``Link`` header (RFC 8288) as requests returns it: keyed by relation type
+        (each one of a ``rel`` naming several; the URL when there is no ``rel``), each a
+        dict of ``url`` (as written, not resolved) and the link's parameters. A malformed
+        header gives what could be read of it, never an error."""
+        return parse_links(self.headers.getlist("Link"))
 
     @property
     def content(self) -> bytes:
@@ -90,12 +207,14 @@ class Response:
             limit=limit, host=self._host, port=self._port,
         )
 
-    def _chunks(self, chunk_size: int, whole: bool = False) -> Iterator[bytes]:
+    def _chunks(self, chunk_size: int, whole: bool = False,
+                as_available: bool = False) -> Iterator[bytes]:
         """The decoded body in chunks, under the size limit and the deadline (module rules).
 
         ``whole=True`` (for :attr:`content`) allows one chunk of any size: a body with a
         known length and no content coding is then read with a single read, as raw urllib3's
-        ``.data`` does, instead of 64 KiB at a time and joined.
+        ``.data`` does, instead of 64 KiB at a time and joined. ``as_available=True`` yields
+        what has arrived (up to ``chunk_size``) instead of waiting for ``chunk_size`` bytes.
         """
         limit = self.max_body_size
         complete = False
@@ -107,7 +226,7 @@ class Response:
             if limit is not None and announced is not None and announced > limit:
                 raise self._too_large(f"announces {announced} bytes, over")
             if announced is not None and (whole or announced <= chunk_size) and (
-                    not self.raw.chunked):
+                    not self.raw.chunked and not as_available):
                 # Nothing to decompress and the length is known (and within the limit,
                 # checked above): one read, bounded by the announced length (a shorter body
                 # is still an IncompleteRead).
@@ -117,7 +236,9 @@ class Response:
                 complete = True
                 return
             seen = 0
-            for chunk in self.raw.stream(chunk_size, decode_content=True):
+            source = (self._arrivals(chunk_size) if as_available
+                      else self.raw.stream(chunk_size, decode_content=True))
+            for chunk in source:
                 seen += len(chunk)
                 if limit is not None and seen > limit:
                     raise self._too_large("decompresses to more than")
@@ -135,6 +256,11 @@ class Response:
                 self.raw.close()
             self._release()
 
+    def _arrivals(self, chunk_size: int) -> Iterator[bytes]:
+        """What has arrived of the decoded body, up to ``chunk_size`` bytes at a time."""
+        while chunk := self.raw.read1(chunk_size, decode_content=True):
+            yield chunk
+
     def _release(self) -> None:
         """Stop the deadline watching the connection, then hand the connection back."""
         if self._deadline is not None:
@@ -143,23 +269,60 @@ class Response:
 
     @property
     def encoding(self) -> str | None:
-        """The charset the Content-Type header names, if any (and known to Python)."""
+        """The body's text encoding: the one set on the response, else the charset the
+        Content-Type header names (if it is a text encoding Python knows), else ``None``.
+
+        Settable, as in requests: :attr:`text`, :meth:`json` and the ``decode_unicode``
+        iterators then use it; ``None`` means UTF-8. Setting an unknown or non-text
+        encoding raises :class:`LookupError`.
+        """
+        if self._encoding is not _NOT_SET:
+            return self._encoding
         match = _CHARSET.search(self.headers.get("Content-Type", ""))
         if match:
             try:
-                return codecs.lookup(match.group(1)).name
+                return _text_encoding(match.group(1))
             except LookupError:
                 return None
         return None
 
+    @encoding.setter
+    def encoding(self, value: str | None) -> None:
+        self._encoding = None if value is None else _text_encoding(value)
+
     @property
     def text(self) -> str:
-        """The body as text: the header's charset, else UTF-8, replacing undecodable bytes."""
+        """The body as text: decoded with :attr:`encoding` (else UTF-8), replacing
+        undecodable bytes."""
         return self.content.decode(self.encoding or "utf-8", errors="replace")
 
     def json(self, **kwargs: Any) -> Any:
-        """The body parsed as JSON (UTF-8/16/32 detected as RFC 8259 allows)."""
-        return _json.loads(self.content, **kwargs)
+        """The body parsed as JSON (``kwargs`` go to :func:`json.loads`).
+
+        Decoded with :attr:`encoding` when it names a non-Unicode charset, else as RFC 8259
+        says (UTF-8, or UTF-16/32 detected). A body that is empty, not valid in that
+        encoding, or not JSON raises :class:`securl.JSONDecodeError` (a
+        :class:`json.JSONDecodeError` and a :class:`ValueError`).
+        """
+        body, encoding = self.content, self.encoding
+        kind = _media_type(self.headers)
+        if not body:
+            raise JSONDecodeError(f"the response body is empty, not JSON ({kind})", "", 0)
+        try:
+            doc = body if encoding is None or encoding.startswith("utf") else body.decode(
+                encoding)
+            return _json.loads(doc, **kwargs)
+        except UnicodeDecodeError as exc:
+            error = JSONDecodeError(f"the response body is not valid {exc.encoding} ({kind})",
+                                    body.decode("latin-1"), exc.start)
+        except _json.JSONDecodeError as exc:
+            error = JSONDecodeError(f"the response body is not valid JSON ({kind}): {exc.msg}",
+                                    exc.doc, exc.pos)
+        except RecursionError:
+            error = JSONDecodeError(f"the response body is JSON nested too deeply ({kind})",
+                                    "", 0)
+        # Raised here, with no context: a UnicodeDecodeError's repr quotes the whole body.
+        raise error
 
     def iter_bytes(self, chunk_size: int = 64 * 1024) -> Iterator[bytes]:
         """Yield the (decoded) body in chunks, without holding it all in memory."""
@@ -169,13 +332,93 @@ class Response:
             return
         yield from self._chunks(chunk_size)
 
+    @overload
+    def iter_content(self, chunk_size: int | None = ...,
+                     decode_unicode: Literal[False] = ...) -> Iterator[bytes]: ...
+    @overload
+    def iter_content(self, chunk_size: int | None, decode_unicode: Literal[True]
+                     ) -> Iterator[str]: ...
+    @overload
+    def iter_content(self, chunk_size: int | None = ..., *,
+                     decode_unicode: Literal[True]) -> Iterator[str]: ...
+    @overload
+    def iter_content(self, chunk_size: int | None = ...,
+                     decode_unicode: bool = ...) -> Iterator[bytes] | Iterator[str]: ...
+
+    def iter_content(self, chunk_size: int | None = 1,
+                     decode_unicode: bool = False) -> Iterator[bytes] | Iterator[str]:
+        """The body in chunks, as requests' ``iter_content``: :meth:`iter_bytes`, with the
+        same size limit and deadline.
+
+        ``chunk_size=None`` yields whatever has arrived (up to 64 KiB at a time) instead of
+        waiting for ``chunk_size`` bytes. ``decode_unicode=True`` yields text, decoded
+        incrementally with :attr:`encoding` (else UTF-8), replacing undecodable bytes.
+        """
+        if chunk_size is not None and (not isinstance(chunk_size, int)
+                                       or isinstance(chunk_size, bool)):
+            raise TypeError(f"chunk_size must be an int or None, not {chunk_size!r}")
+        if chunk_size is not None and chunk_size < 1:
+            raise ValueError(f"chunk_size must be positive, not {chunk_size}")
+        if chunk_size is not None:
+            chunks = self.iter_bytes(chunk_size)
+        elif self._content is not None:
+            chunks = iter([self._content] if self._content else [])
+        else:
+            chunks = self._chunks(_AS_AVAILABLE, as_available=True)
+        return self._decoded(chunks) if decode_unicode else chunks
+
+    def _decoded(self, chunks: Iterator[bytes]) -> Iterator[str]:
+        decoder = codecs.getincrementaldecoder(self.encoding or "utf-8")(errors="replace")
+        for chunk in chunks:
+            if text := decoder.decode(chunk):
+                yield text
+        if text := decoder.decode(b"", final=True):
+            yield text
+
+    @overload
+    def iter_lines(self, chunk_size: int | None = ..., decode_unicode: Literal[False] = ...,
+                   delimiter: bytes | None = ...) -> Iterator[bytes]: ...
+    @overload
+    def iter_lines(self, chunk_size: int | None, decode_unicode: Literal[True],
+                   delimiter: str | None = ...) -> Iterator[str]: ...
+    @overload
+    def iter_lines(self, chunk_size: int | None = ..., *, decode_unicode: Literal[True],
+                   delimiter: str | None = ...) -> Iterator[str]: ...
+    @overload
+    def iter_lines(self, chunk_size: int | None = ..., decode_unicode: bool = ...,
+                   delimiter: str | bytes | None = ...) -> Iterator[bytes] | Iterator[str]: ...
+
+    def iter_lines(self, chunk_size: int | None = 512, decode_unicode: bool = False,
+                   delimiter: str | bytes | None = None) -> Iterator[bytes] | Iterator[str]:
+        """The body line by line, as it arrives (:meth:`iter_content` underneath), without
+        the line ends: ``\\r\\n``, ``\\n`` and ``\\r``, also when a chunk ends between
+        ``\\r`` and ``\\n``; or split on ``delimiter`` (``str`` with ``decode_unicode``,
+        else ``bytes``). Only the current line is held in memory.
+        """
+        kind = str if decode_unicode else bytes
+        if delimiter is not None and not isinstance(delimiter, kind):
+            raise TypeError(f"delimiter must be {kind.__name__} when decode_unicode is "
+                            f"{bool(decode_unicode)}")
+        if delimiter is not None and not delimiter:
+            raise ValueError("delimiter must not be empty")
+        pieces: Iterator[Any] = self.iter_content(chunk_size, decode_unicode=decode_unicode)
+        return _split_lines(pieces, delimiter)
+
     def raise_for_status(self) -> Response:
-        """Raise :class:`urllib.error.HTTPError` for a 4xx/5xx status (body readable, as urllib
-        does); else return self."""
+        """Raise :class:`securl.HTTPStatusError` (also a :class:`urllib.error.HTTPError`)
+        for a 4xx/5xx status; else return self.
+
+        The error's message names the status and the redacted URL; ``err.response`` is this
+        response, and ``err.read()`` reads the body without consuming it (with
+        ``stream=True`` it is read on first use, so before the response is closed).
+        """
         if self.status >= 400:
-            raise urllib.error.HTTPError(
-                self.url, self.status, self.reason, self.headers,  # type: ignore[arg-type]
-                io.BytesIO(self.content),
+            url = redact_url(self.url)
+            words = (str(self.status), self.reason or _phrase(self.status), "for", url)
+            raise HTTPStatusError(
+                " ".join(word for word in words if word), url=url, status=self.status,
+                reason=self.reason, headers=self.headers,
+                body=io.BufferedReader(_BodyReader(self)), response=self,
             )
         return self
 
@@ -191,3 +434,47 @@ class Response:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+def _text_encoding(name: str) -> str:
+    """The canonical name of the text encoding ``name``; :class:`LookupError` if Python
+    knows no such encoding or it is not a text one (``base64``, ``zlib``, ...)."""
+    info = codecs.lookup(name)
+    if not getattr(info, "_is_text_encoding", True):
+        raise LookupError(f"{name!r} is not a text encoding")
+    return info.name
+
+
+def _media_type(headers: HTTPHeaderDict) -> str:
+    """The Content-Type's media type, short and printable, for error messages."""
+    value = headers.get("Content-Type", "").partition(";")[0].strip()[:60]
+    value = "".join(c for c in value if c.isprintable())
+    return f"Content-Type {value}" if value else "no Content-Type"
+
+
+def _phrase(status: int) -> str:
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def _split_lines(pieces: Iterator[_Text], delimiter: _Text | None) -> Iterator[_Text]:
+    """The lines of the text or bytes ``pieces`` join to, without their ends (see
+    :meth:`Response.iter_lines`); a final line without an end too."""
+    pending: _Text | None = None
+    for piece in pieces:
+        buf = piece if pending is None else pending + piece
+        if delimiter is not None:
+            lines = buf.split(delimiter)
+            pending = lines.pop()
+            yield from lines
+            continue
+        pos = 0
+        for match in _LINE_END[type(buf)].finditer(buf):
+            yield buf[pos : match.start()]
+            pos = match.end()
+        pending = buf[pos:]  # ends in "\r" if "\n" may follow in the next piece
+    if pending:
+        cr = "\r" if isinstance(pending, str) else b"\r"
+        yield pending[:-1] if delimiter is None and pending.endswith(cr) else pending

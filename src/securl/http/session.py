@@ -23,28 +23,43 @@ from __future__ import annotations
 import io
 import json as _json
 import os
+import sys
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
+from http.cookiejar import CookieJar
 from typing import Any, NamedTuple
 
 from urllib3 import BaseHTTPResponse, HTTPHeaderDict
 
 from .._redact import redact_url
-from .._version import __version__
 from ..admin.guard import check_process_wide
-from ..exceptions import ConfigurationError, InvalidRequest, PolicyError, TooManyRedirects
+from ..exceptions import (
+    ConfigurationError,
+    ConnectionError,
+    ConnectTimeout,
+    InvalidRequest,
+    PolicyError,
+    TooManyRedirects,
+)
 from ..tls.config import CAInput, TLSConfig
 from ..tls.decision import CertInput, TrustDecision, TrustSettings, cert_fields, check_verifiers
 from ..tls.modes import OPT_OUT_HELP, Pinned, Verifier, reject_verify_argument
 from ..tls.pins import PinsFile, open_pins_file
-from .auth import Auth, coerce_auth
-from .authflow import AuthFlow
-from .challenges import client_cert_demand_response
+from .auth import Auth, AuthInput, coerce_auth
+from .authflow import AuthFlow, challenged
+from .cookies import CallCookies, CookieInput, check_jar, per_call_jar
 from .deadline import Deadline
+from .hooks import Hooks, HooksInput, coerce_hooks, merge_hooks, prepare_send
+from .multipart import MultipartBody, encode_multipart
+from .options import ParamsInput, RequestMethods
 from .pool import PoolRegistry
+from .proxies import ProxiesInput, coerce_proxies, environment_proxies, proxy_for
 from .redirects import BODY_HEADERS, REDIRECT_STATUSES, next_request
-from .response import Response
+from .response import Response, SentRequest
+from .retries import Retries, RetriesInput, RetryState, coerce_retries
+from .settings import check_max_body_size, checked_assignment, missing_attribute
 from .target import HeadersInput, Target, check_headers, check_method, parse_target
 from .timeouts import DEFAULT_TIMEOUT, TimeoutInput, Timeouts, make_timeout
 from .transport import merge_headers, send, wire_headers
@@ -54,17 +69,6 @@ __all__ = ["DEFAULT_MAX_BODY_SIZE", "Session", "Timeouts"]
 #: Default limit on a response body after decompression: 100 MiB.
 DEFAULT_MAX_BODY_SIZE = 100 * 1024 * 1024
 _UNSET: Any = object()
-USER_AGENT = f"securl/{__version__}"
-
-
-def _check_max_body_size(value: object) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigurationError(
-            f"max_body_size={value!r}: give a number of bytes (or None for no limit)"
-        )
-    return value
 
 
 class _Call(NamedTuple):
@@ -77,18 +81,28 @@ class _Call(NamedTuple):
     max_body_size: int | None
     allow_redirects: bool
     stream: bool
+    retry: RetryState | None  # None: this call is not retried
+    hooks: Hooks
+    proxies: Mapping[str, str]
+    cookies: CallCookies  # the Session's jar and cookies=, for every hop of the call
 
 
 class _Body(NamedTuple):
     data: Any
     content_type: str | None
     replayable: bool
+    length: int | None = None  # sent as Content-Length for a streamed body of known size
 
 
 _NO_BODY = _Body(None, None, True)
 
 
-def _encode_body(data: Any, json: Any) -> _Body:
+def _encode_body(data: Any, json: Any, files: Any = None) -> _Body:
+    if files:
+        if json is not None:
+            raise InvalidRequest("pass files= or json=, not both")
+        form = encode_multipart(data, files)  # rewinds its files when replayed, if it can
+        return _Body(form, form.content_type, form.replayable, form.content_length)
     if data is not None and json is not None:
         raise InvalidRequest("pass data= or json=, not both")
     if json is not None:
@@ -109,13 +123,7 @@ def _encode_body(data: Any, json: Any) -> _Body:
 
 
 
-def _getproxies_environment() -> dict[str, str]:
-    import urllib.request  # only when a Session is made: it is slow to import
-
-    return urllib.request.getproxies_environment()
-
-
-class Session:
+class Session(RequestMethods):
     """Verified HTTP(S) requests with connection pooling; safe to share between threads.
 
     Args:
@@ -129,7 +137,15 @@ class Session:
             more raises :class:`~securl.ResponseTooLarge`. ``None`` removes the limit.
         headers: sent with every request (per-call headers override; ``None`` removes).
         max_redirects: redirects followed before :class:`~securl.TooManyRedirects`.
-        proxies_from_env: use ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` (read now).
+        proxies_from_env: use ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` (read now) when
+            ``proxies=`` is not given.
+        proxies: ``{"https": "http://proxy:3128", "http": ..., "all": ..., "no_proxy":
+            "localhost,.internal"}``; replaces the environment's settings entirely.
+            Credentials in a proxy URL go only to the proxy.
+        retries: ``N`` or :class:`~securl.Retries` (default: no retries); see
+            ``docs/retries.md``.
+        hooks: ``{"request": [fn, ...], "response": [fn, ...]}``: called with each prepared
+            request before it is sent, and with each response (see :mod:`securl.http.hooks`).
         pins: ``sha256/...`` public-key pins checked on top of normal verification.
         minimum_version: ``"1.2"`` (default) or ``"1.3"``.
         pins_file: a known_hosts-style pins file (``host[:port] sha256/...`` per line); a
@@ -140,9 +156,19 @@ class Session:
             for self-signed devices) and enforce it from then on. Needs ``pins_file``.
         verifiers: callables ``fn(securl.PeerInfo)`` run on every new connection before a
             request is sent; raising rejects the server (see :mod:`securl.verifiers`).
-        auth: credentials to answer a server's 401 with: ``(user, password)`` (Digest or
-            Basic, whichever is strongest on offer), :class:`~securl.BasicAuth` or
-            :class:`~securl.DigestAuth`. See ``docs/authentication.md``.
+        tls_session_cache: resume the TLS session of an earlier connection to the same
+            host, port and trust decision when a new connection is made (default True; the
+            checks above still run on every connection). See :mod:`securl.http.tls_sessions`.
+        auth: ``(user, password)`` (Basic with the first request over https; Digest when
+            asked), :class:`~securl.ChallengeAuth` (only when a 401 asks),
+            :class:`~securl.BasicAuth`, :class:`~securl.DigestAuth`,
+            :class:`~securl.BearerAuth`, or your own :class:`~securl.Auth` or callable. See
+            ``docs/authentication.md``.
+
+    ``auth``, ``headers``, ``timeout``, ``retries``, ``hooks``, ``proxies``,
+    ``max_body_size`` and ``max_redirects`` may be assigned later (``s.auth = (u, p)``),
+    checked as here; anything else raises :class:`~securl.SessionAttributeError` saying
+    what to use instead (see :mod:`securl.http.settings`).
 
     There is deliberately no way to make a Session unverified: ``verify=False`` and
     ``tls=securl.unverified(...)`` here raise :class:`~securl.PolicyError`; opt out per call.
@@ -163,10 +189,14 @@ class Session:
         pins_file: str | os.PathLike[str] | None = None,
         trust_on_first_use: bool = False,
         verifiers: Iterable[Verifier] | None = None,
-        auth: Auth | tuple[str, str] | None = None,
+        auth: AuthInput = None,
         max_body_size: int | None = DEFAULT_MAX_BODY_SIZE,
         verify: Any = _UNSET,
         tls: Any = None,
+        retries: RetriesInput = None,
+        hooks: HooksInput = None,
+        proxies: ProxiesInput = None,
+        tls_session_cache: bool = True,
     ) -> None:
         if verify is not _UNSET:
             reject_verify_argument(verify, "securl.Session()")
@@ -200,18 +230,21 @@ class Session:
                                     trust_on_first_use=trust_on_first_use,
                                     verifiers=check_verifiers(verifiers, "securl.Session()"))
         self._trust.verified.context()  # fail now, not at the first request, on bad trust input
-        self.auth = coerce_auth(auth)
-        self.timeout = make_timeout(timeout)
-        self.max_body_size = _check_max_body_size(max_body_size)
-        self.headers = HTTPHeaderDict({
-            "User-Agent": USER_AGENT, "Accept": "*/*", "Accept-Encoding": "gzip, deflate",
-        })
-        merge_headers(self.headers, check_headers(headers))
-        if not isinstance(max_redirects, int) or max_redirects < 0:
-            raise ConfigurationError("max_redirects must be a non-negative int")
-        self.max_redirects = max_redirects
-        self._proxies = _getproxies_environment() if proxies_from_env else {}
-        self._pools = PoolRegistry()
+        # Each assignment below is checked by Session.__setattr__ (securl.http.settings).
+        self.auth: Auth | None = auth  # type: ignore[assignment]
+        self.timeout: Timeouts = timeout  # type: ignore[assignment]
+        self.max_body_size: int | None = max_body_size
+        self.headers: HTTPHeaderDict = headers  # type: ignore[assignment]
+        self.max_redirects: int = max_redirects
+        self.retries: Retries | None = retries  # type: ignore[assignment]
+        self.hooks: Hooks = hooks  # type: ignore[assignment]
+        self.proxies: Mapping[str, str] = (
+            proxies if proxies is not None  # type: ignore[assignment]
+            else environment_proxies() if proxies_from_env else None)
+        if not isinstance(tls_session_cache, bool):
+            raise ConfigurationError("tls_session_cache must be True or False")
+        self._pools = PoolRegistry(tls_sessions=tls_session_cache)
+        self._cookies = CookieJar()
         self._closed = False
         self._lock = threading.Lock()
 
@@ -237,16 +270,27 @@ class Session:
         """Run on every new connection before a request is sent."""
         return self._trust.verifiers
 
-    def _proxy_for(self, target: Target) -> str | None:
-        if not self._proxies:
-            return None
-        import urllib.request
+    @property
+    def cookies(self) -> CookieJar:
+        """The cookies every response set and later requests send (``docs/cookies.md``)."""
+        return self._cookies
 
-        if urllib.request.proxy_bypass_environment(  # type: ignore[attr-defined]
-            target.host, self._proxies
-        ):
-            return None
-        return self._proxies.get(target.scheme) or self._proxies.get("all")
+    @cookies.setter
+    def cookies(self, jar: CookieJar) -> None:
+        self._cookies = check_jar(jar)
+
+    def _jar_for_call(self) -> CookieJar:
+        """The jar one call stores into and sends from: the Session's own (the module-level
+        functions, which share one Session, use a fresh jar per call instead)."""
+        return self._cookies
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Check an assigned value as the constructor does (``securl.http.settings``)."""
+        object.__setattr__(self, name, checked_assignment(self, name, value, sys._getframe(1)))
+
+    def __getattr__(self, name: str) -> Any:
+        """Only for names a Session lacks: say what to use instead of requests' ones."""
+        raise missing_attribute(self, name)
 
     # -- requests -------------------------------------------------------------------------
     def request(
@@ -254,7 +298,7 @@ class Session:
         method: str,
         url: str,
         *,
-        params: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None,
+        params: ParamsInput = None,
         headers: HeadersInput = None,
         data: Any = None,
         json: Any = None,
@@ -265,10 +309,15 @@ class Session:
         verifiers: Iterable[Verifier] | None = None,
         allow_redirects: bool = True,
         stream: bool = False,
-        auth: Any = _UNSET,
+        auth: AuthInput = _UNSET,
         allow_insecure_auth: bool = False,
         max_body_size: int | None = _UNSET,
         verify: Any = _UNSET,
+        retries: RetriesInput = _UNSET,
+        hooks: HooksInput = None,
+        proxies: ProxiesInput = _UNSET,
+        cookies: CookieInput = None,
+        files: Any = None,
     ) -> Response:
         """Send one request (following redirects) and return its :class:`Response`.
 
@@ -279,6 +328,13 @@ class Session:
         The whole call, redirects and body included, runs under one total deadline
         (``timeout``'s ``total``); with ``stream=True`` the deadline keeps running while the
         body is read. ``max_body_size`` overrides the Session's limit for this call.
+
+        ``retries=`` (``N``, :class:`~securl.Retries`, ``0``/``None`` for none) and
+        ``proxies=`` replace the Session's for this call; ``hooks=`` run after the Session's.
+
+        ``cookies=`` (a mapping or a CookieJar) adds cookies for this call only, at the origin
+        it names (``docs/cookies.md``); ``files=`` sends a multipart/form-data upload, with
+        ``data=`` as its form fields (``docs/uploads.md``).
         """
         if self._closed:
             raise InvalidRequest("this Session is closed")
@@ -291,7 +347,7 @@ class Session:
             url = f"{url}{sep}{urllib.parse.urlencode(params, doseq=True)}"  # type: ignore[arg-type]
         target = parse_target(url)
         call_headers = check_headers(headers)
-        body = _encode_body(data, json)
+        body = _encode_body(data, json, files)
         call_verifiers = check_verifiers(verifiers, "securl requests")
         decision = self._trust.decide(target, tls=tls, cert=cert, pins=pins,
                                       verifiers=call_verifiers)
@@ -300,7 +356,8 @@ class Session:
         flow = (AuthFlow(credentials, target, allow_insecure=bool(allow_insecure_auth))
                 if credentials is not None else None)
         limit = (self.max_body_size if max_body_size is _UNSET
-                 else _check_max_body_size(max_body_size))
+                 else check_max_body_size(max_body_size))
+        rules = self.retries if retries is _UNSET else coerce_retries(retries)
 
         # Copy-on-write: a request that changes nothing sends the session's headers as they
         # are (urllib3 only reads them); any change, here or on a redirect, works on a copy.
@@ -309,14 +366,21 @@ class Session:
             request_headers = HTTPHeaderDict(request_headers)
             if body.content_type:
                 request_headers["Content-Type"] = body.content_type
+            if body.length is not None:
+                request_headers["Content-Length"] = str(body.length)
             merge_headers(request_headers, call_headers)
 
+        deadline = Deadline(t.total)
         call = _Call(
             # After the call leaves its origin, a per-call cert= stays behind like auth= does:
             # credentials go to the origin the call named (a Session's cert= goes everywhere).
             decide=lambda nxt: self._trust.decide(nxt, pins=pins, verifiers=call_verifiers),
-            flow=flow, timeouts=t, deadline=Deadline(t.total), max_body_size=limit,
+            flow=flow, timeouts=t, deadline=deadline, max_body_size=limit,
             allow_redirects=allow_redirects, stream=stream,
+            retry=None if rules is None else RetryState(rules, deadline),
+            hooks=self.hooks if hooks is None else merge_hooks(self.hooks, coerce_hooks(hooks)),
+            proxies=self.proxies if proxies is _UNSET else coerce_proxies(proxies),
+            cookies=CallCookies(self._jar_for_call(), per_call_jar(cookies, target), target),
         )
         try:
             return self._follow(call, method, target, request_headers, body, decision)
@@ -335,16 +399,40 @@ class Session:
             if authorization is not None:
                 send_headers = HTTPHeaderDict(request_headers)
                 send_headers["Authorization"] = authorization
-            raw = self._send(method, target, wire_headers(send_headers), body.data, decision,
-                             call.timeouts, deadline)
+            if call.cookies.active():
+                send_headers = call.cookies.with_header(target, send_headers)
+            if call.hooks.request or (flow is not None and flow.edits_request):
+                send_headers = prepare_send(call.hooks.request, flow, method, target,
+                                            send_headers)
+            sent_at = time.monotonic()
+            try:
+                raw = self._send(method, target, wire_headers(send_headers), body.data,
+                                 decision, call.timeouts, deadline, proxies=call.proxies)
+            except (ConnectionError, ConnectTimeout) as exc:
+                if call.retry is not None and call.retry.after_error(exc, method, target,
+                                                                     body.replayable):
+                    continue
+                raise
             response = Response(raw, target.url, method, history, host=target.host,
                                 port=target.port, deadline=deadline,
-                                max_body_size=call.max_body_size)
+                                max_body_size=call.max_body_size, sent_at=sent_at,
+                                request=SentRequest(method, target.url, send_headers))
+            if "Set-Cookie" in raw.headers:
+                response.cookies = call.cookies.store(raw.headers, target)
+            for hook in call.hooks.response:
+                hook(response)
             if flow is not None:
                 flow.on_response(response, target)
-            if raw.status in (400, 401) and self._challenged(response, flow, method, target,
-                                                             body, decision):
+            if raw.status in (400, 401) and challenged(
+                    response, flow, method, target,
+                    streamed=body.data is not None and not body.replayable,
+                    cert_given=decision.config.client_cert is not None):
                 continue
+            if call.retry is not None and call.retry.wants(raw.status, method):
+                response.content  # noqa: B018 - release the connection before waiting
+                if call.retry.after_status(raw.status, raw.headers, method, target,
+                                           body.replayable):
+                    continue
             location = raw.headers.get("Location")
             if not (call.allow_redirects and raw.status in REDIRECT_STATUSES and location):
                 if not call.stream:
@@ -377,69 +465,20 @@ class Session:
                 # A tls= mode covers the origin the caller named, not wherever it redirects;
                 # and the new host has its own entries in pins files.
                 decision = call.decide(redirect.target)
+                call.cookies.on_redirect(redirect.target)
             history = [*history, response]
             target, method = redirect.target, redirect.method
             if flow is not None:
                 flow.on_redirect()
 
-    def _challenged(self, response: Response, flow: AuthFlow | None, method: str,
-                    target: Target, body: _Body, decision: TrustDecision) -> bool:
-        """True to resend after a 401 the auth flow answered; raises for what cannot be.
-
-        Rule, in order: a password challenge the credentials can answer is answered (the
-        flow's rules: once, plus one Digest stale retry; never another origin; never Basic
-        over http unless allowed); a demand for a client certificate raises
-        ClientCertificateRequired; a 401 the credentials cannot answer raises AuthError
-        (inside the flow); anything else is returned to the caller as a response.
-        """
-        if response.status == 401 and flow is not None:
-            response.content  # noqa: B018 - release the connection whatever happens next
-            if flow.on_401(response, method, target):
-                if body.data is not None and not body.replayable:
-                    raise flow.cannot_replay(response, target)
-                return True
-        demand = client_cert_demand_response(response, target.host, target.port,
-                                             decision.config.client_cert is not None)
-        if demand is not None:
-            raise demand
-        return False
-
     def _send(self, method: str, target: Target, headers: Mapping[str, str], body: Any,
-              decision: TrustDecision, timeouts: Timeouts, deadline: Deadline
-              ) -> BaseHTTPResponse:
+              decision: TrustDecision, timeouts: Timeouts, deadline: Deadline, *,
+              proxies: Mapping[str, str]) -> BaseHTTPResponse:
         """One HTTP exchange on this Session's pools (``securl.http.transport.send``)."""
         return send(self._pools, method, target, headers, body, decision, timeouts,
-                    deadline=deadline, proxy=self._proxy_for(target),
-                    chunked=body is not None and not isinstance(body, bytes))
-
-    def get(self, url: str, **kwargs: Any) -> Response:
-        """Send a GET request; keyword arguments as for :meth:`request`."""
-        return self.request("GET", url, **kwargs)
-
-    def head(self, url: str, **kwargs: Any) -> Response:
-        """Send a HEAD request (redirects are not followed unless asked)."""
-        kwargs.setdefault("allow_redirects", False)
-        return self.request("HEAD", url, **kwargs)
-
-    def options(self, url: str, **kwargs: Any) -> Response:
-        """Send an OPTIONS request."""
-        return self.request("OPTIONS", url, **kwargs)
-
-    def post(self, url: str, data: Any = None, json: Any = None, **kwargs: Any) -> Response:
-        """Send a POST request."""
-        return self.request("POST", url, data=data, json=json, **kwargs)
-
-    def put(self, url: str, data: Any = None, **kwargs: Any) -> Response:
-        """Send a PUT request."""
-        return self.request("PUT", url, data=data, **kwargs)
-
-    def patch(self, url: str, data: Any = None, **kwargs: Any) -> Response:
-        """Send a PATCH request."""
-        return self.request("PATCH", url, data=data, **kwargs)
-
-    def delete(self, url: str, **kwargs: Any) -> Response:
-        """Send a DELETE request."""
-        return self.request("DELETE", url, **kwargs)
+                    deadline=deadline, proxy=proxy_for(proxies, target),
+                    chunked=body is not None and not isinstance(body, bytes) and not (
+                        isinstance(body, MultipartBody) and body.content_length is not None))
 
     def close(self) -> None:
         """Close every pooled connection; the Session cannot be used afterwards."""

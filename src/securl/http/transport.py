@@ -80,6 +80,13 @@ def send(
     key = PoolKey(target.scheme, target.host, target.port, decision, proxy, proxy_headers)
     pool = pools.get(key)
     plain_proxy = proxy is not None and target.scheme == "http"
+    proxy_only: Mapping[str, str] | None = getattr(pool, "headers", None) if plain_proxy else None
+    if proxy_only:
+        # The proxy's own headers (Proxy-Authorization from credentials in its URL): urllib3
+        # uses a pool's headers only for requests given none, so they are added here. They
+        # go to the proxy, which does not forward them to the origin.
+        headers = HTTPHeaderDict(headers)
+        headers.update(proxy_only)
     previous = set_current(deadline) if deadline is not None else None
     try:
         return pool.urlopen(  # type: ignore[attr-defined, no-any-return]

@@ -59,6 +59,7 @@ from .._redact import redact_url
 from ..exceptions import ConfigurationError, InsecureRequestWarning, InvalidRequest, PolicyError
 from .config import TLSConfig
 from .context import build_context, create_context, create_unverified_context
+from .given_context import ContextDecisions, ContextState, context_state
 from .modes import Pinned, Unverified, Verifier
 from .pins import HostPins, PinsFile, check_pin_syntax, policy_pins_file
 
@@ -94,6 +95,9 @@ class TrustDecision:
             as it is and compared by identity, so each such context gets its own pools;
             ``mode`` then says what it does: ``verified`` only if it checks both the chain and
             the host name, ``chain-only`` if it checks the chain alone.
+        context_state: the fingerprint of ``ssl_context`` when the decision was made
+            (``securl.tls.given_context``): a context changed since gets other pools, so a
+            connection made under its old state is never reused under the new one.
     """
 
     mode: Mode
@@ -103,6 +107,7 @@ class TrustDecision:
     tofu: PinsFile | None = None
     verifiers: tuple[Verifier, ...] = ()
     ssl_context: ssl.SSLContext | None = None
+    context_state: ContextState | None = None
     _hash: ClassVar[int]  # computed once: a decision is hashed on every request (pool key)
 
     def __post_init__(self) -> None:
@@ -128,7 +133,7 @@ class TrustDecision:
 
     def _key(self) -> tuple[Any, ...]:
         return (self.mode, self.config, self.pinned, self.host_pins, self.tofu,
-                self.verifiers, self.ssl_context)
+                self.verifiers, self.ssl_context, self.context_state)
 
     def __hash__(self) -> int:
         return self._hash
@@ -272,7 +277,8 @@ class TrustSettings:
         verifiers: run on every new connection (per-call ones are added to them).
     """
 
-    __slots__ = ("config", "pins_file", "trust_on_first_use", "verified", "verifiers")
+    __slots__ = ("_given", "config", "pins_file", "trust_on_first_use", "verified",
+                 "verifiers")
 
     def __init__(self, config: TLSConfig, *, pins_file: PinsFile | None = None,
                  trust_on_first_use: bool = False, verifiers: tuple[Verifier, ...] = ()
@@ -283,6 +289,8 @@ class TrustSettings:
         self.verifiers = verifiers
         #: The decision of a request that asks for nothing else (the common case), made once.
         self.verified = TrustDecision("verified", config)
+        #: Decisions for callers' contexts (``context=``), by context and its state.
+        self._given = ContextDecisions()
 
     def decide(self, target: Target, *, tls: object = None, cert: CertInput = None,
                pins: Iterable[str] | None = None, verifiers: tuple[Verifier, ...] = (),
@@ -298,7 +306,14 @@ class TrustSettings:
         per request, for this host.
         """
         https = target.scheme == "https"
+        state: ContextState | None = None
+        plain = tls is None and cert is None and pins is None and not verifiers
         if context is not None and https:
+            state = context_state(context)
+            if plain:
+                kept = self._given.get(context, state, get_policy())
+                if kept is not None:
+                    return kept  # this context, in this state, was judged already
             opt_out = _context_opt_out(context, target)
             if opt_out is not None and left_origin:
                 context = None
@@ -332,8 +347,14 @@ class TrustSettings:
         if (mode == "verified" and config is self.config and not host_pins and tofu is None
                 and not verifiers and context is None):
             return self.verified
-        return TrustDecision(mode, config, pinned=token, host_pins=host_pins, tofu=tofu,
-                             verifiers=verifiers, ssl_context=context)
+        decision = TrustDecision(mode, config, pinned=token, host_pins=host_pins, tofu=tofu,
+                                 verifiers=verifiers, ssl_context=context,
+                                 context_state=state if context is not None else None)
+        if (context is not None and state is not None and plain
+                and mode == "verified" and self.pins_file is None and not verifiers
+                and policy_pins_file() is None):
+            self._given.put(context, state, get_policy(), decision)
+        return decision
 
     def _host_pins(self, target: Target, tls: object
                    ) -> tuple[tuple[HostPins, ...], PinsFile | None]:

@@ -24,6 +24,7 @@ import dataclasses
 import socket
 import ssl
 import urllib.request as _std
+import weakref
 from collections.abc import Callable, Iterable
 from email.message import Message
 from typing import IO, Any
@@ -49,7 +50,8 @@ from ..tls.modes import Unverified
 from .error import InsecureRedirectHTTPError
 from .response import SecurlHTTPResponse
 
-__all__ = ["HTTPBasicAuthHandler", "HTTPHandler", "HTTPRedirectHandler", "HTTPSHandler"]
+__all__ = ["ContextHTTPSHandler", "HTTPBasicAuthHandler", "HTTPHandler", "HTTPRedirectHandler",
+           "HTTPSHandler"]
 
 #: What every request through the drop-in starts from: securl's default trust.
 _TRUST = TrustSettings(TLSConfig())
@@ -216,7 +218,7 @@ class HTTPSHandler(_std.HTTPSHandler):
         audited opt-out). An opt-out covers the origin the call named: once a redirect has
         left it (``left_origin``), the request is verified as if no opt-out had been asked.
         """
-        ctx = self._context
+        ctx = self._caller_context()
         if ctx is None:
             if self._check_hostname is False and not left_origin:
                 what = "HTTPSHandler(check_hostname=False)"
@@ -226,6 +228,27 @@ class HTTPSHandler(_std.HTTPSHandler):
         if self._check_hostname is not None:
             ctx.check_hostname = self._check_hostname  # as urllib does, on every request
         return _TRUST.decide(target, context=ctx, left_origin=left_origin)
+
+    def _caller_context(self) -> ssl.SSLContext | None:
+        return self._context
+
+
+class ContextHTTPSHandler(HTTPSHandler):
+    """The HTTPSHandler of the opener ``urlopen(url, context=ctx)`` keeps for ``ctx``.
+
+    It holds ``ctx`` weakly, so that the opener kept for a context (``securl.urllib.request``)
+    does not keep that context alive; while a call runs, its caller holds the context.
+    """
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        super().__init__()
+        self._context_ref = weakref.ref(context)
+
+    def _caller_context(self) -> ssl.SSLContext | None:
+        ctx = self._context_ref()
+        if ctx is None:  # pragma: no cover - the opener is only used while its context lives
+            raise RuntimeError("the SSLContext of this opener was garbage-collected")
+        return ctx
 
 
 # -- redirects and auth ----------------------------------------------------------------------

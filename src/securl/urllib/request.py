@@ -46,8 +46,10 @@ import os
 import socket
 import ssl
 import tempfile
+import threading
 import urllib.request as _std
 import warnings
+import weakref
 from collections.abc import Callable
 from email.message import Message
 from typing import IO, Any
@@ -90,6 +92,7 @@ from ..http.target import SCHEMES
 from ..tls.config import TLSConfig
 from ..tls.context import create_context
 from .handlers import (
+    ContextHTTPSHandler,
     HTTPBasicAuthHandler,
     HTTPHandler,
     HTTPRedirectHandler,
@@ -256,6 +259,37 @@ def _cafile_context(cafile: str | None, capath: str | None) -> ssl.SSLContext:
     return create_context(TLSConfig(ca_certs=cafile or capath))
 
 
+#: The environment variables urllib's ProxyHandler reads (``getproxies_environment``) for the
+#: two schemes securl opens; an opener kept for a context is rebuilt when one of them changes.
+_PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "HTTP_PROXY",
+                    "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "REQUEST_METHOD")
+_context_openers: weakref.WeakKeyDictionary[
+    ssl.SSLContext, tuple[tuple[str | None, ...], OpenerDirector]] = weakref.WeakKeyDictionary()
+_context_openers_lock = threading.Lock()
+
+
+def _context_opener(context: ssl.SSLContext) -> OpenerDirector:
+    """The opener for ``urlopen(url, context=context)``, built once per context.
+
+    urllib builds a new opener (seven handlers, each introspected) on every such call, which
+    cost more than the request itself on a kept-alive connection. The opener holds nothing
+    that decides trust: its HTTPSHandler judges ``context`` afresh on every request
+    (``securl.tls.decision``, which re-judges a context changed since), and holds it weakly
+    (:class:`~securl.urllib.handlers.ContextHTTPSHandler`), so the context can still be
+    garbage-collected. The proxy settings its ProxyHandler read from the environment are
+    compared on every call: when they changed, a new opener is built, as urllib would.
+    """
+    environ = os.environ
+    proxies = tuple(environ.get(name) for name in _PROXY_VARIABLES)
+    kept = _context_openers.get(context)
+    if kept is not None and kept[0] == proxies:
+        return kept[1]
+    opener = build_opener(ContextHTTPSHandler(context))
+    with _context_openers_lock:
+        _context_openers[context] = (proxies, opener)
+    return opener
+
+
 def urlopen(url: str | Request, data: Any = None,
             timeout: float | None = socket._GLOBAL_DEFAULT_TIMEOUT,  # type: ignore[attr-defined]
             *, cafile: str | None = None, capath: str | None = None, cadefault: bool = False,
@@ -277,7 +311,7 @@ def urlopen(url: str | Request, data: Any = None,
             )
         opener = build_opener(HTTPSHandler(context=_cafile_context(cafile, capath)))
     elif context is not None:
-        opener = build_opener(HTTPSHandler(context=context))
+        opener = _context_opener(context)
     elif _opener is None:
         _opener = opener = build_opener()
     else:
@@ -337,6 +371,8 @@ def urlcleanup() -> None:
             os.unlink(path)
     del _url_tempfiles[:]
     _opener = None
+    with _context_openers_lock:
+        _context_openers.clear()
     _pools.clear()
 
 
