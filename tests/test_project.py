@@ -30,6 +30,8 @@ def test_ci_runs_the_readme_test_command() -> None:
 
 # Every public name, pinned: nothing becomes public by accident. Add names here on purpose.
 EXPORTED = (
+    "Auth", "BearerAuth", "ChallengeAuth", "PreparedRequest", "RequestOptions", "Retries",
+    "SessionAttributeError",
     "AuditEvent", "AuthError", "BasicAuth", "ClientCertificateRequired", "ConfigurationError",
     "ConnectTimeout", "ConnectionError", "DeadlineExceeded", "DigestAuth", "HTTPStatusError",
     "InsecureRedirectError", "InsecureRequestWarning", "InvalidRequest", "JSONDecodeError",

@@ -1,13 +1,13 @@
 """Audit events: one emit() that every trust decision calls, three outlets fed from it.
 
-Every decision point calls :func:`emit`; nothing else writes audit records. emit() builds
-one frozen :class:`AuditEvent` and hands it, in this order, to:
+Every decision point calls `emit`; nothing else writes audit records. emit() builds
+one frozen `AuditEvent` and hands it, in this order, to:
 
 1. the ``securl.audit`` logger (stdlib logging, level INFO): the record's message is a
    readable one-line summary, ``record.securl_event`` holds the whole event as a dict, and
    each field is also set on the record through ``extra`` (``record.tls_version`` ...);
 2. ``sys.audit("securl.<name>", event_dict)`` for PEP 578 audit hooks;
-3. in-process hooks added with :func:`add_audit_hook`, called with the AuditEvent.
+3. in-process hooks added with `add_audit_hook`, called with the AuditEvent.
 
 Rules, and why:
 
@@ -24,9 +24,9 @@ Rules, and why:
   same thread skip that outlet (and only that one).
 * Events never carry secrets: emitters pass hosts, reasons and URLs, never headers or
   credentials; as a second line of defence emit() cleans every field with
-  :func:`securl._redact.clean_field`: ``*url`` fields go through ``redact_url``, fields
+  `securl._redact.clean_field`: ``*url`` fields go through ``redact_url``, fields
   named like credentials and any text holding PEM private-key material are blanked.
-* :data:`EVENTS` is the single list of event names and their fields: the docs page and the
+* `EVENTS` is the single list of event names and their fields: the docs page and the
   tests are checked against it.
 """
 
@@ -68,7 +68,7 @@ _log = logging.getLogger("securl")
 #: Fields every event has, in this order, before its own (see securl._audit_format).
 COMMON_FIELDS = ("time", "event", "host", "port", "pid", "user", "machine", "program")
 
-#: Every event securl emits and its own fields (besides :data:`COMMON_FIELDS`).
+#: Every event securl emits and its own fields (besides `COMMON_FIELDS`).
 EVENTS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "securl.connection": (
         "verified", "mode", "tls_version", "cipher", "subject", "issuer", "not_after",
@@ -237,7 +237,7 @@ _held: dict[str, list[tuple[str | None, int | None, dict[str, Any]]]] | None = N
 
 
 def hold_events(*names: str) -> None:
-    """Keep ``securl.<name>`` events back until :func:`release_events` (the sitecustomize
+    """Keep ``securl.<name>`` events back until `release_events` (the sitecustomize
     hook's install: a process that never makes a TLS connection writes no event)."""
     global _held
     with _lock:
@@ -245,7 +245,7 @@ def hold_events(*names: str) -> None:
 
 
 def release_events() -> None:
-    """Emit the events :func:`hold_events` kept back, in order, and stop holding."""
+    """Emit the events `hold_events` kept back, in order, and stop holding."""
     global _held
     with _lock:
         held, _held = _held, None
@@ -345,8 +345,8 @@ def _file_problem(st: os.stat_result) -> tuple[str, str] | None:
 def open_log(path: str, what: str) -> int:
     """Open the audit log ``path`` to append (O_APPEND, never following a link: O_NOFOLLOW).
 
-    Refuses, with a ConfigurationError starting with ``what``, a file that :func:`_file_problem`
-    or a directory that :func:`securl.admin.files.check_trusted_dir` refuses."""
+    Refuses, with a ConfigurationError starting with ``what``, a file that `_file_problem`
+    or a directory that `securl.admin.files.check_trusted_dir` refuses."""
     from .admin.files import check_trusted_dir, describe_owner
 
     path = os.path.abspath(path)
@@ -401,7 +401,7 @@ class _LogFileHandler(logging.FileHandler):
 
 def make_handler(log_file: str | None = None, format: str = "json", *,
                  what: str = "securl.audit log_file") -> logging.Handler:
-    """A handler writing audit events to ``log_file`` (appending, through :func:`open_log`,
+    """A handler writing audit events to ``log_file`` (appending, through `open_log`,
     whose refusals start with ``what``) or to stderr, as JSON or text lines."""
     if format not in ("json", "text"):
         raise ValueError(f'format must be "json" or "text", not {format!r}')
@@ -462,8 +462,8 @@ def configure_from_policy(log_file: str, format: str, origin: str | None) -> log
     """Attach the admin policy's audit log (``audit.log_file``/``audit.format``).
 
     Idempotent for the same file and format. Fails closed: a log file that cannot be opened,
-    or that another local user could change (:func:`open_log`), raises
-    :class:`~securl.ConfigurationError` naming the file, the cause and the fix, because the
+    or that another local user could change (`open_log`), raises
+    `ConfigurationError` naming the file, the cause and the fix, because the
     admin asked for an audit trail and requests must not run without it.
     """
     current = _slots.get("policy")

@@ -10,7 +10,7 @@ The one rule: a frame is *internal* when its file is
   redirect handlers run between application code and ``securl.urllib``'s transport (found
   by path, so that this module does not import ``urllib.request``).
 
-The caller is the nearest frame that is not internal. A user of :func:`find_caller` may
+The caller is the nearest frame that is not internal. A user of `find_caller` may
 count more files as internal with ``also_internal``: the guard adds the ``ssl`` module's
 own frames and the import machinery (``install()`` may run inside an import).
 """
@@ -36,7 +36,7 @@ _STDLIB_URLLIB_REQUEST = os.path.join(
 class Caller:
     """Where a call came from (a plain class: dataclasses cost import time).
 
-    ``depth`` counts frames up from :func:`find_caller`'s own, so a function that calls
+    ``depth`` counts frames up from `find_caller`'s own, so a function that calls
     ``find_caller()`` and then ``warnings.warn()`` passes ``stacklevel=caller.depth``.
     """
 
@@ -142,7 +142,7 @@ def _library_of(filename: str) -> str | None:
 
 
 def find_application(depth: int = 1) -> tuple[Caller | None, str]:
-    """The first frame outside the standard library and :data:`CONNECTION_LIBRARIES`,
+    """The first frame outside the standard library and `CONNECTION_LIBRARIES`,
     looking up from ``depth``; and the library the application called (the outermost
     library frame below it, e.g. ``requests`` or ``urllib.request``).
 

@@ -6,7 +6,7 @@ The rule, every step in this order:
    in step 4 stays on one filesystem, where it is atomic), named ``.<name>.<random><suffix>``;
 2. it is written, flushed and ``fsync``-ed: its bytes are on disk before any name points at
    them;
-3. it is given permission bits (:func:`_mode_for`): those of the regular file being replaced
+3. it is given permission bits (`_mode_for`): those of the regular file being replaced
    when this user owns it, *without* the setuid, setgid and sticky bits; otherwise (no file
    yet, a file another user owns, a symbolic link, anything else) ``new_file_mode``, by
    default what ``open()`` creates: 0o666 minus the umask. For a new file the umask applies, so a

@@ -3,22 +3,22 @@
 The file is ``$SECURL_POLICY`` if that is set, else ``/etc/securl/policy.toml``
 (``%PROGRAMDATA%\\securl\\policy.toml`` on Windows). A missing file means the defaults below.
 A file that cannot be parsed, or holds an unknown key or a value of the wrong type, fails
-closed: :class:`~securl.ConfigurationError` naming the file, the key and the expected type.
+closed: `ConfigurationError` naming the file, the key and the expected type.
 
 Applications can tighten what policy allows (e.g. pass ``minimum_version="1.3"``) through
-securl's API, which reads :func:`get_policy` at every decision point, and the
-:class:`Policy` object is frozen. (Code in the same process can still reach into securl's
+securl's API, which reads `get_policy` at every decision point, and the
+`Policy` object is frozen. (Code in the same process can still reach into securl's
 internals; the threat model in docs/security-model.md says what the policy guards against.)
 
 Pinning: ``securl.install(policy=FILE)`` and the sitecustomize hook written by ``securl
 admin install-sitecustomize --policy FILE`` pin the file *before* anything reads it
-(:func:`pinned_policy_path`). A pinned process loads only that file: if loading it fails,
+(`pinned_policy_path`). A pinned process loads only that file: if loading it fails,
 every later decision fails the same way (closed), never falling back to the default path or
 ``$SECURL_POLICY``. Once a policy is loaded no other file can replace it in that process.
 
 Local users: the policy file, and the ``extra_ca_certs`` and ``pins_file`` it names, are
 used only when they and every directory above them belong to root or this user and are
-writable by no one else (StrictModes, :mod:`securl.admin.files`); paths in the policy must
+writable by no one else (StrictModes, `securl.admin.files`); paths in the policy must
 be absolute. In a setuid process (AT_SECURE) ``$SECURL_POLICY`` is ignored, with an audit
 event.
 """
@@ -291,7 +291,7 @@ def _report_ignored(name: str) -> None:
 
 def load_policy(path: str | None = None, *, named_by: str = "securl.install(policy=...)"
                 ) -> Policy:
-    """Read and validate the policy file at ``path`` (default: :func:`policy_source`).
+    """Read and validate the policy file at ``path`` (default: `policy_source`).
 
     A missing file means the defaults only when nobody named it: a path given here (by
     ``named_by``), pinned, or in ``$SECURL_POLICY`` that does not exist is a
@@ -331,7 +331,7 @@ _policy: Policy | None = None
 def get_policy() -> Policy:
     """The process's policy, loaded on first use and never reloaded.
 
-    Loading applies the policy's process-wide settings (:func:`_apply`) before the policy is
+    Loading applies the policy's process-wide settings (`_apply`) before the policy is
     in force; if that fails (an audit log that cannot be opened), no policy is set and every
     call that needs one fails the same way: closed, never silently without the audit trail.
     """

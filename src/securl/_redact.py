@@ -2,21 +2,21 @@
 
 Rules:
 
-* :func:`redact_url`: no userinfo, no fragment, and the value of every query parameter
+* `redact_url`: no userinfo, no fragment, and the value of every query parameter
   (``&`` or ``;`` separated) whose (decoded) name looks secret (token, key, passw, pwd,
   secret, signature, sig, auth, session, credential) replaced by ``[REDACTED]``; every other
   byte is kept. Malformed URLs too: whatever may be userinfo in them is stripped, and it
   never raises. It is the one function securl applies to every URL it shows: in errors,
   ``repr``, logs and audit events. Secrets in the path cannot be recognised and are not
   redacted.
-* :func:`clean_field` (what ``securl._audit.emit`` applies to every event field, a second
+* `clean_field` (what ``securl._audit.emit`` applies to every event field, a second
   line of defence behind emitters that pass no secrets): a field named like a credential
   (passw, pwd, authorization, cookie, token, secret, private_key, credential) is blanked,
   text holding PEM private-key material is blanked, raw bytes are blanked, a ``*url`` field
-  goes through :func:`redact_url`; tables and lists are cleaned item by item and made
+  goes through `redact_url`; tables and lists are cleaned item by item and made
   read-only, so one audit hook cannot change what the next one sees.
-* :class:`TransportLogFilter`: urllib3's DEBUG request lines carry the request target, query
-  string included; :func:`redact_transport_logs` puts the filter on its pool logger.
+* `TransportLogFilter`: urllib3's DEBUG request lines carry the request target, query
+  string included; `redact_transport_logs` puts the filter on its pool logger.
 """
 
 from __future__ import annotations
@@ -208,7 +208,7 @@ class TransportLogFilter(logging.Filter):
 
     urllib3 logs ``"GET /path?token=... HTTP/1.1" 200`` at DEBUG, so turning on DEBUG logging
     would write query-string secrets to logs. This filter rewrites every argument of such a
-    record that looks like a URL or request target with :func:`redact_url`.
+    record that looks like a URL or request target with `redact_url`.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -221,7 +221,7 @@ class TransportLogFilter(logging.Filter):
 
 
 def redact_transport_logs() -> None:
-    """Install :class:`TransportLogFilter` on urllib3's pool logger (idempotent)."""
+    """Install `TransportLogFilter` on urllib3's pool logger (idempotent)."""
     logger = logging.getLogger("urllib3.connectionpool")
     if not any(isinstance(f, TransportLogFilter) for f in logger.filters):
         logger.addFilter(TransportLogFilter())

@@ -1,7 +1,7 @@
 """The sitecustomize hook: securl for the whole interpreter, paid for only when TLS is used.
 
 ``securl admin install-sitecustomize`` writes a block that loads this file *by path*, as the
-module ``_securl_sitehook``, without importing the securl package, and calls :func:`arm`.
+module ``_securl_sitehook``, without importing the securl package, and calls `arm`.
 
 Rules:
 
@@ -189,7 +189,7 @@ def _put_stand_ins(module: "ModuleType") -> None:
 
 
 def _put_stand_ins_safely(module: "ModuleType") -> None:
-    """:func:`_put_stand_ins`, never breaking ``import ssl``: on failure, securl installs now."""
+    """`_put_stand_ins`, never breaking ``import ssl``: on failure, securl installs now."""
     try:
         _put_stand_ins(module)
     except Exception as exc:  # pragma: no cover - an ssl module unlike CPython's

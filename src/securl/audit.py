@@ -2,7 +2,7 @@
 
 Events reach three outlets, all fed by the same internal emit(): the ``securl.audit``
 logger, ``sys.audit("securl.<name>", event_dict)`` (PEP 578), and hooks added with
-:func:`add_audit_hook`. :data:`EVENTS` lists every event and its fields; see docs/audit.md.
+`add_audit_hook`. `EVENTS` lists every event and its fields; see docs/audit.md.
 
     import securl.audit
     securl.audit.configure(log_file="/var/log/myapp/securl-audit.jsonl", format="json")

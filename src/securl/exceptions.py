@@ -1,8 +1,8 @@
 """The exceptions and warnings securl raises.
 
-Every error is a :class:`SecurlError`. Errors that happen while talking to a server are also
-:class:`urllib.error.URLError` (and so :class:`OSError`), and an authentication failure is also a
-:class:`urllib.error.HTTPError`, so code written against ``urllib`` keeps catching them::
+Every error is a `SecurlError`. Errors that happen while talking to a server are also
+`urllib.error.URLError` (and so `OSError`), and an authentication failure is also a
+`urllib.error.HTTPError`, so code written against ``urllib`` keeps catching them::
 
     SecurlError
     ├── ConfigurationError        bad certificate, key, CA or policy input (also ValueError)
@@ -31,7 +31,7 @@ Every error is a :class:`SecurlError`. Errors that happen while talking to a ser
     SecurityWarning (UserWarning)
     └── InsecureRequestWarning    a per-call opt-out of verification was used
 
-The mapping from urllib3 and :mod:`ssl` errors to these classes lives in one place,
+The mapping from urllib3 and `ssl` errors to these classes lives in one place,
 ``securl.http.errors``; every mapped error is chained to its cause with ``raise ... from``.
 """
 
@@ -72,7 +72,7 @@ __all__ = [
     "TransportError",
 ]
 
-#: The values :attr:`TLSVerificationError.reason_code` can take.
+#: The values `TLSVerificationError.reason_code` can take.
 REASON_CODES: Final = frozenset(
     {
         "expired",
@@ -105,7 +105,7 @@ class InvalidRequest(SecurlError, ValueError):
 
 
 class TransportError(SecurlError, urllib.error.URLError):
-    """Raised when talking to the server failed; also a :class:`urllib.error.URLError`.
+    """Raised when talking to the server failed; also a `urllib.error.URLError`.
 
     ``str(err)`` is securl's explanation; ``err.reason`` is the lower-level cause where there is
     one (as with ``urllib``), else the same explanation.
@@ -214,7 +214,7 @@ class TooManyRedirects(RedirectError):
 class AuthError(SecurlError, urllib.error.HTTPError):
     """Raised on a 401 that answering the server's challenge did not resolve.
 
-    Also a :class:`urllib.error.HTTPError` with ``code`` 401. ``offered`` lists the
+    Also a `urllib.error.HTTPError` with ``code`` 401. ``offered`` lists the
     authentication schemes the server offered.
     """
 
@@ -229,13 +229,13 @@ class AuthError(SecurlError, urllib.error.HTTPError):
 
 
 class HTTPStatusError(SecurlError, urllib.error.HTTPError):
-    """Raised by :meth:`Response.raise_for_status() <securl.Response.raise_for_status>` for a
+    """Raised by `Response.raise_for_status() <securl.Response.raise_for_status>` for a
     4xx or 5xx status.
 
-    Also a :class:`urllib.error.HTTPError`, so ``except urllib.error.HTTPError`` catches it:
+    Also a `urllib.error.HTTPError`, so ``except urllib.error.HTTPError`` catches it:
     ``code`` and ``status`` are the status, ``reason`` the reason phrase, ``headers`` the
     response headers, and ``read()`` returns the body. ``response`` is the
-    :class:`~securl.Response`; reading the body through the error does not consume it, so
+    `Response`; reading the body through the error does not consume it, so
     ``err.response.json()`` works too. The message (``"404 Not Found for https://..."``) and
     ``url`` carry the URL redacted.
     """
@@ -252,10 +252,10 @@ class HTTPStatusError(SecurlError, urllib.error.HTTPError):
 
 
 class JSONDecodeError(SecurlError, json.JSONDecodeError):
-    """Raised by :meth:`Response.json() <securl.Response.json>` when the body is not JSON:
+    """Raised by `Response.json() <securl.Response.json>` when the body is not JSON:
     invalid JSON, bytes that are not valid in the body's encoding, or an empty body.
 
-    Also a :class:`json.JSONDecodeError` (and so a :class:`ValueError`), with ``msg``,
+    Also a `json.JSONDecodeError` (and so a `ValueError`), with ``msg``,
     ``pos``, ``lineno`` and ``colno``. The message says what was wrong, where, and the
     response's media type; it never quotes the body.
     """

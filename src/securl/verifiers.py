@@ -1,10 +1,10 @@
 """Composable checks on a server, run before any request byte is sent.
 
 A verifier is any callable ``fn(info: securl.PeerInfo) -> None`` that raises to reject the
-server; pass them as ``verifiers=[...]`` to a :class:`securl.Session` (every request) or to one
+server; pass them as ``verifiers=[...]`` to a `securl.Session` (every request) or to one
 call (added to the Session's). They run on each new connection after certificate
 verification and pin checks. A rejection closes the connection and surfaces as
-:class:`securl.TLSVerificationError` (``reason_code == "other"``) naming the verifier, chained
+`securl.TLSVerificationError` (``reason_code == "other"``) naming the verifier, chained
 from the verifier's own exception::
 
     from securl import verifiers as v

@@ -1,7 +1,7 @@
 """The admin's trust for every library: what "default trust" means under ``securl.install()``.
 
 A context that asks for *default* trust gets securl's trust sources (see
-:mod:`securl.tls.trust`: ``SSL_CERT_FILE``/``SSL_CERT_DIR``, else the operating system's
+`securl.tls.trust`: ``SSL_CERT_FILE``/``SSL_CERT_DIR``, else the operating system's
 store) plus admin policy's ``extra_ca_certs``. Asking for default trust is:
 
 * ``SSLContext.load_default_certs()`` for server authentication (what
@@ -9,13 +9,13 @@ store) plus admin policy's ``extra_ca_certs``. Asking for default trust is:
   aiohttp, websockets and ``http.client`` get it);
 * ``SSLContext.set_default_verify_paths()`` (truststore on Linux, urllib3 with no CA given);
 * ``SSLContext.load_verify_locations(cafile=B)`` where ``B`` is a library's own default
-  bundle (:func:`is_library_bundle`: certifi's ``cacert.pem``, pip's vendored copy,
+  bundle (`is_library_bundle`: certifi's ``cacert.pem``, pip's vendored copy,
   botocore's) -- what requests, botocore, httpx and older pip pass when the program named
   no CA.
 
 A CA file, directory or PEM data a program names itself is loaded as given: explicit trust
 wins. A broken ``SSL_CERT_FILE``/``SSL_CERT_DIR`` or ``extra_ca_certs`` fails closed with
-:class:`~securl.ConfigurationError` where the context asks for default trust.
+`ConfigurationError` where the context asks for default trust.
 
 Trust is loaded with the C-level ``load_verify_locations``, so securl's own loads (and the
 certifi fallback) never come back through these methods.

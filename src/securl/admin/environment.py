@@ -1,7 +1,7 @@
 """The environment variables people use to turn certificate verification off.
 
-:func:`inspect_environment` finds them; :func:`report_environment` (run by ``securl.install()``)
-warns about each one (a :class:`~securl.SecurityWarning` attributed to the code that called
+`inspect_environment` finds them; `report_environment` (run by ``securl.install()``)
+warns about each one (a `SecurityWarning` attributed to the code that called
 ``install()``, never raised into it) and emits ``securl.insecure_environment``. securl itself
 ignores ``PYTHONHTTPSVERIFY``, ``REQUESTS_CA_BUNDLE`` and ``CURL_CA_BUNDLE``, and fails closed
 on a broken ``SSL_CERT_FILE`` or ``SSL_CERT_DIR``; the report is for the other libraries in
@@ -91,7 +91,7 @@ def _ca_file_problem(path: str) -> str:
 
 
 def report_environment(environ: Mapping[str, str] | None = None) -> list[EnvFinding]:
-    """Warn about and audit (``securl.insecure_environment``) each :func:`inspect_environment`
+    """Warn about and audit (``securl.insecure_environment``) each `inspect_environment`
     finding; returns them."""
     findings = inspect_environment(environ)
     caller = find_caller(2, also_internal=ssl_or_import_machinery)

@@ -14,12 +14,12 @@ below it still apply. Where that is not enough for the directory itself (the sit
 where any new file is code), callers pass ``allow_sticky=False``; sticky directories above it
 are still accepted.
 
-A refusal is a :class:`~securl.ConfigurationError` naming the file or directory, the owner
+A refusal is a `ConfigurationError` naming the file or directory, the owner
 and mode found, and the fix (``chown``/``chmod``). On Windows (no POSIX owners) the checks
 are skipped.
 
 ``/dev/null`` (always empty) is accepted as it is. Paths named in the policy must be
-absolute (:func:`require_absolute`): a relative path would resolve against each process's
+absolute (`require_absolute`): a relative path would resolve against each process's
 current directory.
 """
 

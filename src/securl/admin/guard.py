@@ -1,18 +1,18 @@
-"""The guard: watches the process-wide TLS defaults of the :mod:`ssl` module.
+"""The guard: watches the process-wide TLS defaults of the `ssl` module.
 
 Watched attributes (``GUARDED``): ``ssl._create_default_https_context`` (what ``http.client``
 and ``urllib.request`` use when given no context), ``ssl.create_default_context``,
 ``ssl._create_stdlib_context`` (smtplib, imaplib, poplib, ftplib) and ``ssl.SSLContext``.
 
 The guard is the second line. The first is the check every client connection passes under
-``securl.install()`` (:mod:`securl.admin.handshake`): whatever a slot holds, the context a
+``securl.install()`` (`securl.admin.handshake`): whatever a slot holds, the context a
 connection actually uses is judged there. The guard makes a process-wide disable visible at
 the line that made it, and keeps the slots verifying where policy says so.
 
 Rules:
 
 * ``activate()`` (run by ``import securl``) swaps the ssl module's class for a
-  :class:`types.ModuleType` subclass whose ``__setattr__`` sees every ``ssl.X = value`` of a
+  `types.ModuleType` subclass whose ``__setattr__`` sees every ``ssl.X = value`` of a
   watched name. It reads no file and builds no context: it costs microseconds.
 * An assignment is a *process-wide disable* when the new value does not verify and the name
   is protected (every watched name, except ``_create_stdlib_context`` unless ``install()``
@@ -25,20 +25,20 @@ Rules:
 * A disable is handled by the action in force: admin policy ``on_process_wide_unverified`` if
   set, else ``"refuse"`` after ``securl.install()`` and ``"warn"`` before it.
   ``refuse``: the assignment is *ignored* (the verifying value stays) with a
-  :class:`~securl.SecurityWarning` at the patching line -- never an exception, so a library
+  `SecurityWarning` at the patching line -- never an exception, so a library
   with the classic line does not kill the program at import. ``warn``: the assignment
   happens, with a SecurityWarning at that line. ``allow``: it happens silently. Each case
   emits ``securl.monkeypatch`` (target, caller, action, detail); so does every accepted
   assignment.
 * Changes that bypass ``__setattr__`` (``vars(ssl)[...] = ...``, resetting the module class,
-  patches made before securl was imported) are caught by :func:`check_process_wide`, a few
+  patches made before securl was imported) are caught by `check_process_wide`, a few
   identity comparisons run on every connection, and by ``install()``. Under ``refuse`` the
   safe value is put back (reverted) with a warning and an audit event.
-* The code behind a patch is found by :func:`securl._caller.find_caller`'s rule, with the
+* The code behind a patch is found by `securl._caller.find_caller`'s rule, with the
   ``ssl`` module's own frames and the import machinery skipped too.
 
 The environment variables people use to turn verification off are
-:mod:`securl.admin.environment`'s concern (reported by ``install()``).
+`securl.admin.environment`'s concern (reported by ``install()``).
 """
 
 from __future__ import annotations
@@ -263,7 +263,7 @@ def classify(name: str, value: Any) -> tuple[bool, str]:
 # --- acting ---------------------------------------------------------------------------------
 
 def ssl_or_import_machinery(filename: str) -> bool:
-    """Frames the guard skips besides :mod:`securl._caller`'s internal ones: ssl.py itself,
+    """Frames the guard skips besides `securl._caller`'s internal ones: ssl.py itself,
     and the import machinery (``install()`` may run inside an import)."""
     return filename.startswith("<frozen importlib") or os.path.abspath(filename) == _SSL_FILE
 

@@ -14,17 +14,17 @@ The rule, for a client-side connection (server-side ones are never touched):
 2. The connection *verifies* when the context checks the chain (``verify_mode`` is not
    ``CERT_NONE``) and the host name (``check_hostname``). Also sound, and let through:
    a connection securl's own code made (its one trust decision judged and audited it: see
-   :mod:`securl.tls.judged`), and on macOS/Windows truststore's native verification (which
+   `securl.tls.judged`), and on macOS/Windows truststore's native verification (which
    turns OpenSSL's checks off inside its own ``wrap_socket`` and verifies after the handshake).
 3. Any other connection is *unverified*. Policy ``allow_unverified = true`` (the default):
-   it goes ahead, with a :class:`~securl.SecurityWarning` once per calling line and host and a
+   it goes ahead, with a `SecurityWarning` once per calling line and host and a
    ``securl.unverified_connection`` event for every connection. ``allow_unverified = false``:
-   :class:`~securl.PolicyError` before the handshake, naming the host, the calling file:line,
+   `PolicyError` before the handshake, naming the host, the calling file:line,
    the policy file and the key.
 
 The calling line is the first frame outside the standard library and the HTTP libraries
-(:func:`securl._caller.find_application`). Each connection also runs the ssl-module guard's
-cheap check (:func:`securl.admin.guard.check_process_wide`).
+(`securl._caller.find_application`). Each connection also runs the ssl-module guard's
+cheap check (`securl.admin.guard.check_process_wide`).
 
 What this cannot see: C extensions with their own OpenSSL (pycurl, grpc), and code that
 calls ``_ssl._SSLContext._wrap_socket`` directly.

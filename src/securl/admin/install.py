@@ -5,16 +5,16 @@ What ``install()`` does, in order (idempotent: a second call returns at once):
 1. Loads the admin policy (``policy=FILE`` pins that file; else ``$SECURL_POLICY`` or
    ``/etc/securl/policy.toml``). A malformed policy raises ConfigurationError *before anything
    changes*. If the policy names ``audit.log_file``, audit events go there from now on.
-2. Puts the guard on the ssl module (see :mod:`securl.admin.guard`); from now on its default action
+2. Puts the guard on the ssl module (see `securl.admin.guard`); from now on its default action
    for a process-wide disable is ``refuse`` unless policy says otherwise.
 3. Reports the environment variables people use to turn verification off (warning + audit
-   event each; see :mod:`securl.admin.environment`) and re-examines the watched ssl
+   event each; see `securl.admin.environment`) and re-examines the watched ssl
    attributes: a disable made before ``install()`` is reverted under ``refuse``, warned about
    under ``warn``, audited under ``allow``.
 4. Sets ``ssl._create_default_https_context`` (used by ``http.client``, ``urllib.request``,
-   ``xmlrpc.client``) to :func:`https_context` -- unless policy kept an earlier disable there.
+   ``xmlrpc.client``) to `https_context` -- unless policy kept an earlier disable there.
    With policy ``verify_stdlib_clients = true`` it also sets ``ssl._create_stdlib_context``
-   (smtplib, imaplib, poplib, ftplib) to :func:`stdlib_client_context`. It does not touch
+   (smtplib, imaplib, poplib, ftplib) to `stdlib_client_context`. It does not touch
    ``ssl.create_default_context`` (already verifying) nor ``ssl.SSLContext``.
 5. Emits ``securl.installed``.
 
@@ -23,7 +23,7 @@ the guard to its import-time default (warn) and emits ``securl.uninstalled``. Di
 reverted in step 3 stay reverted, and the policy stays loaded with its audit log (a process
 reads it once; the log is attached when the policy loads, see ``securl._policy``).
 
-Why :func:`https_context` returns a *fresh, unsealed* context per call: its result goes to code
+Why `https_context` returns a *fresh, unsealed* context per call: its result goes to code
 securl does not control. ``http.client`` sets ALPN and post-handshake auth on it, and
 application code may legitimately configure the context it asked for (load a client
 certificate, or even turn off hostname checks for its own connection). A shared sealed context
@@ -124,7 +124,7 @@ def stdlib_client_context(protocol: Any = None, *, cert_reqs: Any = _UNSET,
 
 
 class _MailClientSocket(ssl.SSLSocket):
-    """The socket of :func:`stdlib_client_context`: a failed verification says why it is
+    """The socket of `stdlib_client_context`: a failed verification says why it is
     checked at all (mail and FTP clients do not verify without securl's policy key)."""
 
     def do_handshake(self, block: bool = False) -> None:
@@ -230,7 +230,7 @@ def _place(inst: _Installation, name: str, value: Any) -> None:
 
 
 def _unplace(inst: _Installation) -> None:
-    """Put back what :func:`_place` replaced, where securl's value is still in place."""
+    """Put back what `_place` replaced, where securl's value is still in place."""
     for name, value in inst.placed.items():
         if vars(ssl).get(name) is value:
             _guard.put(name, inst.previous[name],
@@ -238,7 +238,7 @@ def _unplace(inst: _Installation) -> None:
 
 
 def uninstall() -> None:
-    """Undo :func:`install` (see the module docstring for exactly what is put back)."""
+    """Undo `install` (see the module docstring for exactly what is put back)."""
     global _installation
     with _lock:
         inst = _installation
@@ -265,7 +265,7 @@ def on_import() -> None:
 
 
 def is_installed() -> bool:
-    """Whether :func:`install` is in force in this interpreter."""
+    """Whether `install` is in force in this interpreter."""
     return _installation is not None
 
 

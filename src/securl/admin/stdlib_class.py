@@ -2,8 +2,8 @@
 
 Every client TLS context in the process is an instance of this class or of a subclass
 (truststore, gevent, eventlet, securl's sealed contexts), whatever ``ssl.SSLContext`` names
-now. ``securl.install()`` defines a few methods on it (:mod:`securl.admin.handshake`,
-:mod:`securl.admin.default_trust`); :func:`set_methods` is the one place that does so, and
+now. ``securl.install()`` defines a few methods on it (`securl.admin.handshake`,
+`securl.admin.default_trust`); `set_methods` is the one place that does so, and
 remembers what was there so ``uninstall()`` leaves the class exactly as it found it.
 """
 

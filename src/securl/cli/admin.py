@@ -118,7 +118,7 @@ def install_sitecustomize(site_dir: str | None = None, policy: str | None = None
     """Write (or refresh) securl's block in ``site_dir/sitecustomize.py``; returns a report.
 
     Rules: content outside the block is never changed; the file is replaced atomically
-    (:func:`securl._fs.atomic_write`), keeping its mode without setuid/setgid bits and without
+    (`securl._fs.atomic_write`), keeping its mode without setuid/setgid bits and without
     group or other write; a policy file named with ``policy`` must exist, be valid and pass
     the StrictModes check (ConfigurationError otherwise), so the hook never points at a file
     that would stop every interpreter's install() or that another user could edit. The site

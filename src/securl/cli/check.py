@@ -3,8 +3,8 @@
 Rules this module follows:
 
 * The verdict comes from the same verified context every securl request uses
-  (:func:`securl.create_context`, so the same trust source, policy and X.509 flags) and the
-  failure is explained by the same mapping (:func:`securl.http.errors.tls_verification_error`):
+  (`securl.create_context`, so the same trust source, policy and X.509 flags) and the
+  failure is explained by the same mapping (`securl.http.errors.tls_verification_error`):
   ``check`` can never disagree with what ``securl.get`` would decide.
 * When verification fails, a *second* handshake with verification off reads the certificate
   chain the server sends, only so that it can be shown. No HTTP request is sent on either
@@ -136,7 +136,7 @@ def _handshake(host: str, port: int, ctx: ssl.SSLContext, timeout: float) -> ssl
 def check(url: str, *, ca_certs: str | None = None, timeout: float = 10.0) -> CheckResult:
     """Connect to ``url``'s host, verify it as securl would, and describe what was seen.
 
-    Raises :class:`CheckError` for bad input (exit code 2) and network errors (4).
+    Raises `CheckError` for bad input (exit code 2) and network errors (4).
     """
     try:
         target = parse_target(normalize_url(url))
@@ -284,7 +284,7 @@ def format_result(result: CheckResult, now: datetime.datetime | None = None) -> 
     """The readable report ``securl check`` prints.
 
     Every value that came from the server, its certificates, the network or the caller goes
-    through :func:`printable`, advice and messages included: a certificate cannot move the
+    through `printable`, advice and messages included: a certificate cannot move the
     cursor, retitle the window or hide the verdict.
     """
     now = now or datetime.datetime.now(datetime.timezone.utc)

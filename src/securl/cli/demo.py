@@ -141,7 +141,7 @@ authorityKeyIdentifier = keyid
 
 
 def _with_openssl(directory: str) -> tuple[bytes, bytes, bytes, bytes, bytes]:
-    """The same certificates as :func:`_with_cryptography`, made by the ``openssl`` command."""
+    """The same certificates as `_with_cryptography`, made by the ``openssl`` command."""
     exe = shutil.which("openssl")
     if exe is None:
         raise DemoError("the openssl command was not found on PATH")
@@ -197,7 +197,7 @@ def make_certificates(directory: str, backend: Backend = "auto") -> DemoCertific
     """Write a throwaway CA, a leaf it issued and a self-signed certificate to ``directory``.
 
     ``backend`` is ``auto`` (cryptography if importable, else the openssl command),
-    ``cryptography`` or ``openssl``. Raises :class:`DemoError` naming what to install.
+    ``cryptography`` or ``openssl``. Raises `DemoError` naming what to install.
     """
     if backend == "auto":
         if _have_cryptography():

@@ -9,7 +9,7 @@ environment is the caller's. Rules:
   code 1; a clean report exits 0.
 * Secrets are not printed: proxy URLs lose their userinfo, nothing else secret is read.
 * The readable report escapes control characters in everything it read
-  (:func:`securl.cli.safe_text.printable`); ``--json`` is left to :func:`json.dumps`.
+  (`securl.cli.safe_text.printable`); ``--json`` is left to `json.dumps`.
 * Parts owned by other modules (the guard, sitecustomize install) are looked up by name and
   reported as ``unknown`` when this build does not have them.
 """
@@ -225,7 +225,7 @@ def format_report(report: dict[str, Any]) -> str:
     """The readable form ``securl doctor`` prints.
 
     Every value read from this machine (paths, environment variables, versions, error
-    messages) goes through :func:`printable`: another user's environment or files cannot put
+    messages) goes through `printable`: another user's environment or files cannot put
     control characters on the terminal. Policy values are shown with ``repr``, which escapes
     them already.
     """

@@ -4,12 +4,12 @@ Rules:
 
 * Always verified: the CLI has no opt-out flag. ``--ca-certs``, ``--pin`` and ``--cert`` only
   make trust narrower or answer a client-certificate request.
-* ``-o FILE`` is atomic (:func:`securl._fs.atomic_writer`): the body goes to a temporary
+* ``-o FILE`` is atomic (`securl._fs.atomic_writer`): the body goes to a temporary
   file in the same directory, which replaces FILE only after the whole body arrived and was
   synced to disk. A failed or refused download leaves an existing FILE untouched.
 * A status of 400 or more writes no body (like ``curl --fail``): an error page never lands
   where the caller expected the document. Exit codes: the table of
-  :mod:`securl.cli.outcomes` (0 done, 1 not verified, 2 usage, 3 HTTP error, 4 network,
+  `securl.cli.outcomes` (0 done, 1 not verified, 2 usage, 3 HTTP error, 4 network,
   5 policy refusal, 130 interrupted).
 * ``--max-size`` caps the body (default 100 MiB, ``none`` for no cap) and ``--deadline`` the
   whole download (default 300 s); ``--timeout`` is each connect and each wait for bytes.
@@ -25,7 +25,7 @@ Rules:
   1 MiB; scripts and logs never see one.
 * Everything written to stderr that holds text from the server (reason phrase, headers,
   certificate names, URLs it redirected to) or an error message goes through
-  :func:`securl.cli.safe_text.printable`: control characters are shown escaped. The body is
+  `securl.cli.safe_text.printable`: control characters are shown escaped. The body is
   the download and is written as received.
 """
 

@@ -4,13 +4,13 @@ Each subcommand's work lives in its own module of ``securl.cli`` (``demo``, ``ch
 ``doctor``, ``get``), imported only when that subcommand runs; ``admin`` and ``pin`` are
 handed, with their raw arguments, to ``securl.cli.admin.admin_main`` and
 ``securl.cli.pin.pin_main``. Exit codes follow one table across subcommands
-(:mod:`securl.cli.outcomes`): 0 success, 1 not verified / problems found, 2 usage or
+(`securl.cli.outcomes`): 0 success, 1 not verified / problems found, 2 usage or
 configuration error, 3 HTTP error status (``get``), 4 network error, 5 refused by the admin
 policy, 130 interrupted. A bad flag prints the usage of the subcommand it was given to.
 
-Text a subcommand prints for a person goes through :func:`securl.cli.safe_text.printable`
+Text a subcommand prints for a person goes through `securl.cli.safe_text.printable`
 when it holds anything from a server, a certificate, the environment or an exception, so no
-control character reaches the terminal raw; ``--json`` output is :func:`json.dumps`'s, which
+control character reaches the terminal raw; ``--json`` output is `json.dumps`'s, which
 escapes control characters itself.
 """
 

@@ -11,8 +11,8 @@ path it was read over: the output asks the user to confirm it out of band, as SS
 a new host key.
 
 The certificate's names, the host and every error message are printed through
-:func:`securl.cli.safe_text.printable` (control characters escaped); ``--json`` is left to
-:func:`json.dumps`.
+`securl.cli.safe_text.printable` (control characters escaped); ``--json`` is left to
+`json.dumps`.
 """
 
 from __future__ import annotations

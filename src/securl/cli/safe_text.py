@@ -1,6 +1,6 @@
 """Text from servers, certificates and the environment, made safe to print on a terminal.
 
-The rule (:func:`printable`): every character a terminal would act on instead of showing,
+The rule (`printable`): every character a terminal would act on instead of showing,
 or that can reorder or hide the text around it, is shown escaped, Python-literal style:
 
 * C0 controls (U+0000-U+001F, TAB, LF and CR included: one value never spans lines), DEL
@@ -13,9 +13,9 @@ or that can reorder or hide the text around it, is shown escaped, Python-literal
   server cannot print text that looks like an escape it did not send.
 
 Everything else, non-ASCII letters included, is left as it is. Bytes are decoded as UTF-8
-first; a byte that is not valid UTF-8 is shown as ``\\xff``. :func:`printable` never raises.
+first; a byte that is not valid UTF-8 is shown as ``\\xff``. `printable` never raises.
 Only the final text printed for a person goes through it: JSON output is left to
-:func:`json.dumps`, which escapes control characters itself.
+`json.dumps`, which escapes control characters itself.
 """
 
 from __future__ import annotations

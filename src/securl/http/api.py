@@ -1,6 +1,6 @@
 """Module-level securl.request/get/post/...: thin calls on one lazily created Session.
 
-Their keyword arguments are typed (:class:`~securl.RequestOptions`, PEP 692), as the
+Their keyword arguments are typed (`RequestOptions`, PEP 692), as the
 Session's are.
 """
 
@@ -50,7 +50,7 @@ def default_session() -> Session:
 
 
 def request(method: str, url: str, **kwargs: Unpack[BodyOptions]) -> Response:
-    """Send a request with the default Session; see :meth:`securl.Session.request`."""
+    """Send a request with the default Session; see `securl.Session.request`."""
     return default_session().request(method, url, **kwargs)
 
 

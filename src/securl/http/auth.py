@@ -1,14 +1,14 @@
 """HTTP authentication: credentials sent with the first request, or in answer to a 401.
 
 ``auth=(user, password)`` sends Basic with the first request over https (as requests does)
-and answers Digest when the server asks for it; :class:`ChallengeAuth` waits for the 401 and
-answers the strongest scheme offered; :class:`BearerAuth` sends a token with the first
-request; a subclass of :class:`Auth` overriding :meth:`Auth.apply`, or a plain callable, edits
+and answers Digest when the server asks for it; `ChallengeAuth` waits for the 401 and
+answers the strongest scheme offered; `BearerAuth` sends a token with the first
+request; a subclass of `Auth` overriding `Auth.apply`, or a plain callable, edits
 each request itself. The rules, each in one place:
 
 * **Parsing** (``securl.http.challenges``): ``WWW-Authenticate`` as RFC 9110 section
   11.6.1 defines it.
-* **Choice** (:meth:`Auth.choose`): of the challenges the credentials can answer, the
+* **Choice** (`Auth.choose`): of the challenges the credentials can answer, the
   strongest wins, as RFC 7235 section 2.1 asks: Digest SHA-512-256 > Digest SHA-256 >
   Digest MD5 > Basic (``-sess`` forms rank with their hash). Challenges with characters that
   cannot go back into a header, or with only ``qop=auth-int``, are not answered.
@@ -78,7 +78,7 @@ class Auth:
     """Credentials for ``auth=``; the base class of every kind securl knows.
 
     For your own scheme (an API key header, a request signature), subclass it and override
-    :meth:`apply`, which gets each request sent to the origin the call named (never one after
+    `apply`, which gets each request sent to the origin the call named (never one after
     a redirect to another origin) and may add or change its headers::
 
         class ApiKey(securl.Auth):
@@ -88,16 +88,16 @@ class Auth:
             def apply(self, request: securl.PreparedRequest) -> None:
                 request.headers["X-Api-Key"] = self.key
 
-    A plain callable taking the :class:`~securl.PreparedRequest` works the same way.
+    A plain callable taking the `PreparedRequest` works the same way.
 
-    The challenge-answering kinds (:class:`BasicAuth`, :class:`DigestAuth`,
-    :class:`ChallengeAuth`, :class:`BearerAuth`) say which challenges they can answer
-    (:meth:`rank`) and how (:meth:`answer`); :class:`AuthFlow` decides when. Instances are
+    The challenge-answering kinds (`BasicAuth`, `DigestAuth`,
+    `ChallengeAuth`, `BearerAuth`) say which challenges they can answer
+    (`rank`) and how (`answer`); `AuthFlow` decides when. Instances are
     safe to share between threads.
     """
 
     username: str = ""
-    #: Whether a 401 is this auth's to answer (a custom :meth:`apply` leaves it to the
+    #: Whether a 401 is this auth's to answer (a custom `apply` leaves it to the
     #: caller: the 401 is returned as a response).
     challenge_based: bool = False
 
@@ -394,7 +394,7 @@ class BearerAuth(Auth):
 
     Sent only to the origin the call named, and, like a password, never over plain http
     unless the call passes ``allow_insecure_auth=True`` or admin policy allows Basic there.
-    A 401 after the token was sent is an :class:`~securl.AuthError`.
+    A 401 after the token was sent is an `AuthError`.
     """
 
     challenge_based = True
@@ -438,7 +438,7 @@ AuthInput = Auth | tuple[str, str] | Callable[["PreparedRequest"], object] | Non
 
 
 def coerce_auth(auth: object) -> Auth | None:
-    """``auth=`` as an :class:`Auth`: None, an Auth, a ``(user, password)`` tuple, or a
+    """``auth=`` as an `Auth`: None, an Auth, a ``(user, password)`` tuple, or a
     callable taking the prepared request."""
     if auth is None or isinstance(auth, Auth):
         return auth

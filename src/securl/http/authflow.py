@@ -6,13 +6,13 @@ The rules (the answers themselves are ``securl.http.auth``'s):
   redirect leaves it.
 * **When**: Basic is sent before a challenge by ``auth=(user, password)`` over https and by
   ``BasicAuth(..., preemptive=True)``; a Bearer token always; Digest reuses a nonce the
-  server issued (nonce counting); :class:`~securl.ChallengeAuth` waits for the 401. A 401 is
-  answered once; a second 401 is an :class:`~securl.AuthError`, except a Digest
+  server issued (nonce counting); `ChallengeAuth` waits for the 401. A 401 is
+  answered once; a second 401 is an `AuthError`, except a Digest
   ``stale=true`` challenge (the password was right, the nonce old), answered once more. A
-  custom auth (:meth:`Auth.apply <securl.http.auth.Auth.apply>`) edits each request to the
+  custom auth (`Auth.apply <securl.http.auth.Auth.apply>`) edits each request to the
   origin and leaves a 401 to the caller.
-* **Transport** (:meth:`AuthFlow.check_transport`): Basic, and a Bearer token, over plain
-  http are refused with :class:`~securl.PolicyError` unless the call passes
+* **Transport** (`AuthFlow.check_transport`): Basic, and a Bearer token, over plain
+  http are refused with `PolicyError` unless the call passes
   ``allow_insecure_auth=True`` or admin policy sets ``allow_basic_auth_over_http = true``;
   either way it is audited. Digest is not refused: it never sends the password.
 * **Audit**: the ``securl.auth_challenge`` event carries the scheme, realm and the schemes
@@ -56,8 +56,8 @@ def _message_headers(headers: Mapping[str, str]) -> email.message.Message:
 class AuthFlow:
     """The credentials side of one request, across its retries and redirects.
 
-    The session asks :meth:`authorization` before each send and hands every 401 to
-    :meth:`on_401`, which says whether to resend (see the module docstring for the rules).
+    The session asks `authorization` before each send and hands every 401 to
+    `on_401`, which says whether to resend (see the module docstring for the rules).
     """
 
     def __init__(self, auth: Auth, target: Target, *, allow_insecure: bool = False) -> None:
@@ -69,7 +69,7 @@ class AuthFlow:
         self._sent: Literal["none", "preemptive", "answer"] = "none"
         self._sent_scheme: str | None = None
         self._stale_retried = False
-        #: Whether the auth edits requests itself (:meth:`Auth.apply` overridden).
+        #: Whether the auth edits requests itself (`Auth.apply` overridden).
         self.edits_request = type(auth).apply is not Auth.apply
 
     def apply(self, request: PreparedRequest, target: Target) -> None:
@@ -133,7 +133,7 @@ class AuthFlow:
     def on_401(self, response: Response, method: str, target: Target) -> bool:
         """True: resend with the answer now pending. False: not this flow's to answer.
 
-        Raises :class:`~securl.AuthError` when the credentials were refused or cannot answer
+        Raises `AuthError` when the credentials were refused or cannot answer
         any challenge offered (unless a client certificate is what the server asks for:
         then False, so the caller can raise ClientCertificateRequired), and PolicyError when
         the only answer would be Basic over plain http.

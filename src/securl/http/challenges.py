@@ -1,9 +1,9 @@
 """What a server asks for before it answers: a password (401 challenges) or a client certificate.
 
-* **Parsing** (:func:`parse_challenges`): ``WWW-Authenticate`` as RFC 9110 section 11.6.1
+* **Parsing** (`parse_challenges`): ``WWW-Authenticate`` as RFC 9110 section 11.6.1
   defines it: several challenges per header, several headers, quoted strings with escapes.
 * **A demand for a client certificate** made over HTTP rather than as a TLS alert
-  (:func:`client_cert_demand_response`): ``401 WWW-Authenticate: Transport
+  (`client_cert_demand_response`): ``401 WWW-Authenticate: Transport
   mode="tls-client-certificate"`` and nginx's own 400 pages. The TLS alerts are read in
   ``securl.http.errors``.
 

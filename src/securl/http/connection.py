@@ -3,7 +3,7 @@
 Before connecting, a verified (or ``chain-only``) HTTPS connection takes its context from the
 trust decision (``TrustDecision.context()``), so a trust store or client key file that changed
 since the last connection is re-read, and one that disappeared fails with
-:class:`~securl.ConfigurationError` instead of being used from memory or skipped (see
+`ConfigurationError` instead of being used from memory or skipped (see
 ``securl.tls.context``).
 
 Through an ``https://`` proxy, the TLS handshake with the proxy is always verified (with the
@@ -11,14 +11,14 @@ proxy's own context, ``securl.http.pool``), whatever the origin's decision: urll
 apply the origin's ``cert_reqs`` to it, which for an opt-out or a pin is ``CERT_NONE``.
 
 Right after the TLS handshake, before any request byte is written, a connection runs the
-checks of its :class:`~securl.tls.decision.TrustDecision`, in this order, and on the first failure
+checks of its `TrustDecision`, in this order, and on the first failure
 closes
 the socket and raises (so the server never receives a request):
 
 1. **pins**: every pin set that applies must contain the server's key (SPKI SHA-256):
    ``pins=`` (Session and call), the pins of ``tls=securl.pinned(...)``, and this host's
    entries in each pins file (the Session's and the admin policy's). Each set is a separate
-   requirement; a mismatch is :class:`~securl.PinMismatchError` (audit ``pin_mismatch``).
+   requirement; a mismatch is `PinMismatchError` (audit ``pin_mismatch``).
 2. **pinned host name** (mode ``pinned`` only, unless ``check_hostname=False``): OpenSSL did
    not check the chain or the name, so the host must be named by the leaf's subjectAltName
    (``securl.tls.x509.hostname_matches``), else ``TLSVerificationError("hostname-mismatch")``,
@@ -36,7 +36,7 @@ checks gives its own to the pool when it goes back to it or is closed; the check
 resumed connection as on any other.
 
 And when writing the request fails because the server already closed the connection, it reads
-the TLS alert the server sent before closing (see :meth:`SecurlHTTPSConnection.request`).
+the TLS alert the server sent before closing (see `SecurlHTTPSConnection.request`).
 
 What is read from the peer certificate (its SPKI pin, subject, issuer, expiry) is a pure
 function of the certificate's DER bytes, so it is kept in a small cache keyed by those exact
@@ -101,7 +101,7 @@ class SecurlHTTPConnection(HTTPConnection):
 
 
 class SecurlHTTPConnectionPool(HTTPConnectionPool):
-    """An HTTP pool whose connections are :class:`SecurlHTTPConnection`."""
+    """An HTTP pool whose connections are `SecurlHTTPConnection`."""
 
     ConnectionCls = SecurlHTTPConnection
 
@@ -386,7 +386,7 @@ class SecurlHTTPSConnection(HTTPSConnection):
 
 
 class SecurlHTTPSConnectionPool(HTTPSConnectionPool):
-    """An HTTPS pool whose connections are :class:`SecurlHTTPSConnection`."""
+    """An HTTPS pool whose connections are `SecurlHTTPSConnection`."""
 
     ConnectionCls = SecurlHTTPSConnection
 

@@ -1,23 +1,23 @@
 """Total deadlines: a wall-clock limit for a whole call, enforced even against slow drips.
 
 A per-read timeout cannot stop a server that sends one byte every second: every single read
-finishes in time. So each call gets a :class:`Deadline` (``Timeouts.total``) that covers
+finishes in time. So each call gets a `Deadline` (``Timeouts.total``) that covers
 connecting, the TLS handshake, sending, the response headers, the body and every redirect.
 
 Rules:
 
 * Before each attempt the socket timeouts are capped at the time left
-  (:meth:`Deadline.remaining`), so an idle server trips the deadline without help.
+  (`Deadline.remaining`), so an idle server trips the deadline without help.
 * While a connection works for the call it is *watched*: one shared watchdog thread shuts the
   connection's socket down (``shutdown(SHUT_RDWR)``, which wakes a blocked read) when the
   deadline passes. The blocked call then fails, and ``securl.http.errors`` reports
-  :class:`~securl.DeadlineExceeded` because :attr:`Deadline.expired` is set.
-* A connection is unwatched (:meth:`Deadline.release`) before it goes back to the pool, under
+  `DeadlineExceeded` because `Deadline.expired` is set.
+* A connection is unwatched (`Deadline.release`) before it goes back to the pool, under
   the same lock the watchdog fires under, so a deadline can never touch a connection another
   call is using. A connection whose deadline fired is closed, never reused.
 * The watchdog is one daemon thread for the whole process, started on first use; it costs
   nothing while idle.
-* The watchdog never dies of a deadline: it waits at most :data:`_LONGEST_WAIT` at a time
+* The watchdog never dies of a deadline: it waits at most `_LONGEST_WAIT` at a time
   (however far away the next expiry is; a deadline that can never pass, such as an infinite
   one, is not queued at all), and an error while firing a deadline is contained in that
   deadline (waking a socket is best effort: the call still ends at its socket timeouts), so
@@ -44,7 +44,7 @@ _LONGEST_WAIT = 3600.0
 
 
 class Deadline:
-    """The wall-clock limit of one call; :meth:`watch` connections while they work for it."""
+    """The wall-clock limit of one call; `watch` connections while they work for it."""
 
     __slots__ = ("__weakref__", "_conns", "_lock", "expired", "expires", "total")
 

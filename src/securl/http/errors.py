@@ -107,7 +107,7 @@ def missing_san_text(subject: str) -> str:
 
 
 def missing_san_fix(host: str | None) -> str:
-    """The fix for :func:`missing_san_text`: the SAN entry the certificate must carry."""
+    """The fix for `missing_san_text`: the SAN entry the certificate must carry."""
     name = (host or "").strip("[]")
     try:
         ipaddress.ip_address(name.split("%", 1)[0])
@@ -154,7 +154,7 @@ def tls_verification_error(
 ) -> TLSVerificationError:
     """Explain a failed certificate verification: what, where, why and how to fix it.
 
-    This is the one place a verification failure becomes a :class:`TLSVerificationError`,
+    This is the one place a verification failure becomes a `TLSVerificationError`,
     so it is also where the failure is audited: one ``securl.verification_failed`` event per
     failure (a pin mismatch has its own event, ``securl.pin_mismatch``, raised elsewhere).
     """
@@ -392,13 +392,13 @@ def map_transport_error(
     The caller raises the result ``from exc``. Errors securl raised itself inside urllib3
     (e.g. a pin mismatch during connect) come back out unchanged. Once the call's total
     ``deadline`` has passed, whatever broke (the watchdog shuts the socket down, so it is
-    usually an EOF or reset) is reported as :class:`~securl.DeadlineExceeded`. A server that
+    usually an EOF or reset) is reported as `DeadlineExceeded`. A server that
     broke HTTP -- a bad status line, a malformed head or one cut off by EOF, more than 100
     headers, a line over 64 KiB, a body shorter than its Content-Length -- is a
-    :class:`~securl.ProtocolError`.
+    `ProtocolError`.
 
     Steps, in order: the special cases below, which look through the whole chain of causes,
-    then the first rule of :func:`_rules` that ``exc`` itself passes. An error no rule maps
+    then the first rule of `_rules` that ``exc`` itself passes. An error no rule maps
     comes back as it is (a ``BaseException`` that is no ``Exception`` as a RuntimeError).
     """
     chain = _causes(exc)

@@ -2,25 +2,25 @@
 
 ``http.client`` hands every response head to the ``email`` package, a general MIME parser:
 about 60 µs per response on the benchmark machine (a tenth of a kept-alive GET), and lenient
-where HTTP is not. :class:`StrictHeadResponse` replaces only ``begin()`` (the head); the body
+where HTTP is not. `StrictHeadResponse` replaces only ``begin()`` (the head); the body
 framing it sets up (``chunked``, ``length``, ``will_close``) is decided exactly as
 ``http.client`` decides it, and everything after the head is ``http.client``'s own code.
-:class:`StrictFramingResponse`, the class securl's connections use, then applies RFC 9112
+`StrictFramingResponse`, the class securl's connections use, then applies RFC 9112
 section 6.3 where ``http.client`` is lenient: a ``Content-Length`` that is not a number, or
 two different ones, is refused; with both ``Transfer-Encoding`` and ``Content-Length`` the
 Transfer-Encoding frames the body and the connection is closed afterwards.
 
 Rules (RFC 9112 sections 2-5), each failure an ``http.client.HTTPException`` that
-``securl.http.errors`` turns into :class:`~securl.ProtocolError`:
+``securl.http.errors`` turns into `ProtocolError`:
 
 * the status line is ``HTTP/1.x SP 3DIGIT [SP reason]``: anything else is ``BadStatusLine``
   or ``UnknownProtocol``, and nothing at all is ``RemoteDisconnected``, as in ``http.client``;
 * every line ends in LF: a status line or header block cut off by the end of the connection
-  is :class:`TruncatedResponseHead` (``http.client`` would take the fragment for a complete,
+  is `TruncatedResponseHead` (``http.client`` would take the fragment for a complete,
   empty response);
 * a field line is ``name ":" OWS value OWS`` with a token for a name: a line with no colon,
   whitespace before the colon, a continuation line first, a bare CR or a NUL is
-  :class:`MalformedResponseHead` (``http.client`` would end the headers there, or split the
+  `MalformedResponseHead` (``http.client`` would end the headers there, or split the
   line in two at the CR). The message names the line, never its value (it may be a cookie);
 * an obsolete line folding (a line starting with SP or HTAB) is joined to the field before it
   with one SP (section 5.2), and surrounding OWS is not part of a value;
@@ -30,7 +30,7 @@ Rules (RFC 9112 sections 2-5), each failure an ``http.client.HTTPException`` tha
   except ``101 Switching Protocols``, which is final. ``http.client`` skips only 100, and
   would return a 103 as the response, leaving the real one unread on the connection.
 
-``headers``/``msg`` is an :class:`http.client.HTTPMessage` (urllib3, ``urllib`` and user code
+``headers``/``msg`` is an `http.client.HTTPMessage` (urllib3, ``urllib`` and user code
 rely on it), filled through ``set_raw``; its ``get``/``items`` read the stored pairs directly.
 """
 
@@ -229,7 +229,7 @@ def _content_length(values: list[str]) -> int:
     Each field value is a comma-separated list; every element must be ``1*DIGIT`` (ASCII
     digits only: no sign, no empty element, no other text) and all of them, across every
     Content-Length line, must be the same number. Anything else raises
-    :class:`InvalidFraming`, whose message never shows the values. An empty element
+    `InvalidFraming`, whose message never shows the values. An empty element
     (``5,,5``, ``5,``) is refused too: RFC 9110 section 5.6.1 lets list parsers skip empty
     elements, but no sender writes one in a length, and the body's length is exactly where
     two parsers must never disagree.
@@ -251,14 +251,14 @@ def _content_length(values: list[str]) -> int:
 
 
 class StrictFramingResponse(StrictHeadResponse):
-    """:class:`StrictHeadResponse` whose body framing follows RFC 9112 section 6.3.
+    """`StrictHeadResponse` whose body framing follows RFC 9112 section 6.3.
 
     The response class of securl's connections. Where ``http.client`` (and so
-    :class:`StrictHeadResponse`, which decides the framing exactly as it does) is lenient:
+    `StrictHeadResponse`, which decides the framing exactly as it does) is lenient:
 
-    * every ``Content-Length`` line is checked (:func:`_content_length`): a value that is not a
+    * every ``Content-Length`` line is checked (`_content_length`): a value that is not a
       number (``6x``, ``-3``, ``+5``, empty), in any of the lines, or two different numbers,
-      raise :class:`InvalidFraming`, an unrecoverable error (item 5), and the connection is
+      raise `InvalidFraming`, an unrecoverable error (item 5), and the connection is
       closed. ``http.client`` reads the first line only, and ignores a value it cannot parse.
       Identical values, in one list (``5, 5``) or on several lines, are one length, as item 5
       allows. An invalid Content-Length is refused even next to ``Transfer-Encoding``;

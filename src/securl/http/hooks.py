@@ -3,11 +3,11 @@
 ``hooks={"request": [fn, ...], "response": [fn, ...]}`` on a Session or a call (a call's
 hooks run after the Session's). The rules:
 
-* a **request hook** gets the :class:`PreparedRequest` of every send (redirects and
+* a **request hook** gets the `PreparedRequest` of every send (redirects and
   retries included) just before it goes out: ``method`` and ``url`` to read, ``headers`` to
   change (a copy for this one send: the Session's headers are never touched); the changed
   headers are checked again (no CR, LF or NUL), as headers given to a call are;
-* a **response hook** gets every :class:`~securl.Response`, redirects and retried ones
+* a **response hook** gets every `Response`, redirects and retried ones
   included, before securl looks at it; what it returns is ignored;
 * an exception raised by a hook propagates to the caller, as it is the caller's code (unlike
   audit hooks, which are never allowed to break a request);
@@ -37,7 +37,7 @@ class PreparedRequest:
     """One send of a request, as hooks and custom auth see it.
 
     ``method`` and ``url`` are read-only (a redirect or another call is how to go elsewhere);
-    ``headers`` is a mutable :class:`urllib3.HTTPHeaderDict` of the headers this send carries.
+    ``headers`` is a mutable `urllib3.HTTPHeaderDict` of the headers this send carries.
     """
 
     __slots__ = ("_method", "_url", "headers")
@@ -95,7 +95,7 @@ NO_HOOKS = Hooks()
 
 
 def coerce_hooks(value: object) -> Hooks:
-    """``hooks=`` as :class:`Hooks` (:data:`NO_HOOKS` for ``None``)."""
+    """``hooks=`` as `Hooks` (`NO_HOOKS` for ``None``)."""
     if value is None:
         return NO_HOOKS
     if isinstance(value, Hooks):

@@ -9,7 +9,7 @@ Rules:
 * **Streaming**: file contents are read in 64 KiB pieces while the body is sent, never whole.
   When every part's size is known (bytes, and seekable files: ``fstat`` or seek/tell from
   their current position), the body has a ``Content-Length``; otherwise it is sent chunked.
-  A file that turns out shorter than its size raises :class:`~securl.InvalidRequest`.
+  A file that turns out shorter than its size raises `InvalidRequest`.
 * **Replay** (a 307/308 redirect, an answered 401): iterating the body again seeks every file
   back to where it started. A body with a file that cannot seek is not replayable, and the
   Session raises its usual error for streams instead.
@@ -17,7 +17,7 @@ Rules:
   percent-encoded (``%22``, ``%5C``), so nothing can end the quoted string early and add
   parameters or headers. Field names are sent as UTF-8, as browsers do; a non-ASCII filename
   is sent as an ASCII fallback in ``filename=`` plus ``filename*=utf-8''...`` (RFC 5987).
-* **Boundary**: 128 random bits from :mod:`secrets`.
+* **Boundary**: 128 random bits from `secrets`.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class _Part(NamedTuple):
 
 
 class MultipartBody:
-    """A multipart/form-data body: iterable (again, when :attr:`replayable`) in pieces."""
+    """A multipart/form-data body: iterable (again, when `replayable`) in pieces."""
 
     def __init__(self, parts: list[_Part], boundary: str) -> None:
         self._parts = parts

@@ -1,10 +1,10 @@
 """The keyword arguments of a request, typed: one list for the Session and the module functions.
 
-:class:`RequestOptions` names every keyword :meth:`securl.Session.request` takes besides the
+`RequestOptions` names every keyword `securl.Session.request` takes besides the
 method, the URL and the body; ``get``, ``post``, ... take them as ``**kwargs:
 Unpack[RequestOptions]`` (PEP 692), so a type checker catches a misspelt option
-(``timout=``) or a wrong type, and editors list the options. :class:`RequestMethods` holds
-those verbs once for :class:`securl.Session`.
+(``timout=``) or a wrong type, and editors list the options. `RequestMethods` holds
+those verbs once for `securl.Session`.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ ParamsInput = Mapping[str, Any] | Iterable[tuple[str, Any]] | None
 
 
 class RequestOptions(TypedDict, total=False):
-    """Every keyword of :meth:`securl.Session.request` but the body (``data=``, ``json=``)."""
+    """Every keyword of `securl.Session.request` but the body (``data=``, ``json=``)."""
 
     params: ParamsInput
     headers: HeadersInput
@@ -59,13 +59,13 @@ class RequestOptions(TypedDict, total=False):
 
 
 class JsonOption(RequestOptions, total=False):
-    """:class:`RequestOptions` and ``json=`` (for ``put``/``patch``, whose ``data`` is named)."""
+    """`RequestOptions` and ``json=`` (for ``put``/``patch``, whose ``data`` is named)."""
 
     json: Any
 
 
 class BodyOptions(JsonOption, total=False):
-    """:class:`RequestOptions` with the body: ``data=`` and ``json=``."""
+    """`RequestOptions` with the body: ``data=`` and ``json=``."""
 
     data: Any
 
@@ -78,7 +78,7 @@ class RequestMethods:
             ...
 
     def get(self, url: str, **kwargs: Unpack[BodyOptions]) -> Response:
-        """Send a GET request; keyword arguments as for :meth:`request`."""
+        """Send a GET request; keyword arguments as for `request`."""
         return self.request("GET", url, **kwargs)
 
     def head(self, url: str, **kwargs: Unpack[BodyOptions]) -> Response:

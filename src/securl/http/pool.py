@@ -1,7 +1,7 @@
 """Connection pools, keyed by everything that decides trust.
 
-:class:`PoolKey` is the one place that decides whether two requests may share a connection:
-scheme, host, port, the whole :class:`~securl.tls.decision.TrustDecision` (verified or not,
+`PoolKey` is the one place that decides whether two requests may share a connection:
+scheme, host, port, the whole `TrustDecision` (verified or not,
 CAs, client certificate, pins) and the proxy. Keying by host alone is how an unverified request once
 poisoned later verified ones (requests' GHSA-9wx4-h78v-vm56); here that cannot happen.
 

@@ -63,7 +63,7 @@ def _check_url(key: str, url: object) -> str:
 
 
 def coerce_proxies(value: object) -> Mapping[str, str]:
-    """``proxies=`` checked, as a read-only mapping (:data:`NO_PROXIES` for ``None``)."""
+    """``proxies=`` checked, as a read-only mapping (`NO_PROXIES` for ``None``)."""
     if value is None:
         return NO_PROXIES
     if not isinstance(value, Mapping):

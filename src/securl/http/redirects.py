@@ -4,13 +4,13 @@ One rule for both front-ends (``securl.Session`` and the urllib drop-in's
 ``HTTPRedirectHandler``), as requests has it in ``should_strip_auth``/``rebuild_auth``:
 
 * **Schemes**: only to http or https (``securl.http.target.SCHEMES``), never from https to
-  http: either raises :class:`~securl.InsecureRedirectError`.
+  http: either raises `InsecureRedirectError`.
 * **Method**: 301/302 turn POST into GET and 303 turns anything but HEAD into GET, as
   browsers do; 307/308 keep the method and the body.
 * **Credentials**: Authorization, Proxy-Authorization and Cookie headers set on the request
   are dropped when the redirect leaves the origin (scheme, host and port).
 * **Body**: when the method changes, or a 301/302/303 leads to a GET, the body is dropped
-  (and with it the headers in :data:`BODY_HEADERS`).
+  (and with it the headers in `BODY_HEADERS`).
 
 Every redirect followed is audited (``securl.redirect``, with the headers dropped).
 """
@@ -38,7 +38,7 @@ BODY_HEADERS = ("Content-Type", "Content-Length", "Transfer-Encoding")
 
 
 class Redirect(NamedTuple):
-    """The request a redirect leads to, by :func:`next_request`."""
+    """The request a redirect leads to, by `next_request`."""
 
     target: Target
     method: str
@@ -59,7 +59,7 @@ def next_request(status: int, method: str, current: Target, location: str,
     """Apply the module's rules to a ``status`` redirect to ``location``.
 
     ``header_names`` are the headers the current request carries (any spelling); the result
-    names those to drop. Raises :class:`~securl.InsecureRedirectError` for a redirect that
+    names those to drop. Raises `InsecureRedirectError` for a redirect that
     must not be followed.
     """
     absolute = urllib.parse.urljoin(current.url, location)

@@ -1,13 +1,13 @@
 """securl.Response: what a request returns.
 
-Reading the body follows three rules, all in :meth:`Response._chunks`:
+Reading the body follows three rules, all in `Response._chunks`:
 
 * the body is decoded (gzip/deflate) in bounded steps and counted *after* decompression; more
-  than ``max_body_size`` bytes raise :class:`~securl.ResponseTooLarge` and close the
+  than ``max_body_size`` bytes raise `ResponseTooLarge` and close the
   connection, so a small compressed "bomb" cannot exhaust memory;
 * the call's total deadline keeps running while the body is read (also with ``stream=True``);
 * every failure while reading is mapped by ``securl.http.errors`` (a body cut short is a
-  :class:`~securl.ProtocolError`); a connection whose body was not read to the end (an error,
+  `ProtocolError`); a connection whose body was not read to the end (an error,
   or a caller that stopped iterating) is closed, never reused.
 """
 
@@ -81,7 +81,7 @@ class _ReadOnlyHeaders(Mapping[str, str]):
 
 @dataclass(frozen=True, repr=False)
 class SentRequest:
-    """What was sent for a response (:attr:`Response.request`): ``method``, ``url`` and
+    """What was sent for a response (`Response.request`): ``method``, ``url`` and
     ``headers`` (read-only, case-insensitive). ``repr`` shows the URL redacted and no
     credential header values."""
 
@@ -119,8 +119,8 @@ class Response:
     """An HTTP response.
 
     ``headers`` is case-insensitive and multi-valued (``headers.getlist(name)``). With
-    ``stream=True`` the body is not read until :attr:`content`, :meth:`iter_bytes`,
-    :meth:`iter_content` or :meth:`iter_lines`; close the response (or use it as a context
+    ``stream=True`` the body is not read until `content`, `iter_bytes`,
+    `iter_content` or `iter_lines`; close the response (or use it as a context
     manager) to return the connection to the pool.
 
     Attributes:
@@ -130,11 +130,11 @@ class Response:
         url: The URL of this response (the last one, after redirects).
         method: The request method.
         history: The redirect responses that led here, oldest first.
-        elapsed: A :class:`datetime.timedelta`: from sending the request to the response
+        elapsed: A `datetime.timedelta`: from sending the request to the response
             head arriving.
-        request: A :class:`SentRequest`: ``method``, ``url`` and ``headers`` (read-only) of
+        request: A `SentRequest`: ``method``, ``url`` and ``headers`` (read-only) of
             what was sent.
-        cookies: An :class:`http.cookiejar.CookieJar` with the cookies the response set.
+        cookies: An `http.cookiejar.CookieJar` with the cookies the response set.
         max_body_size: The limit on the decompressed body, in bytes (``None``: none).
         raw: The underlying ``urllib3`` response.
     """
@@ -145,7 +145,7 @@ class Response:
                  max_body_size: int | None = None, sent_at: float | None = None,
                  request: SentRequest | None = None,
                  cookies: http.cookiejar.CookieJar | None = None) -> None:
-        """Made by the Session. ``sent_at`` is the :func:`time.monotonic` reading taken when
+        """Made by the Session. ``sent_at`` is the `time.monotonic` reading taken when
         the request was sent (``elapsed`` counts from it; by default, from now);
         ``request`` is what was sent (by default, ``method`` and ``url`` with no headers);
         ``cookies`` the cookies the response set (by default, none)."""
@@ -175,7 +175,7 @@ class Response:
 
     @property
     def status_code(self) -> int:
-        """The status code: the same as :attr:`status` (the name requests uses)."""
+        """The status code: the same as `status` (the name requests uses)."""
         return self.status
 
     @property
@@ -211,7 +211,7 @@ class Response:
                 as_available: bool = False) -> Iterator[bytes]:
         """The decoded body in chunks, under the size limit and the deadline (module rules).
 
-        ``whole=True`` (for :attr:`content`) allows one chunk of any size: a body with a
+        ``whole=True`` (for `content`) allows one chunk of any size: a body with a
         known length and no content coding is then read with a single read, as raw urllib3's
         ``.data`` does, instead of 64 KiB at a time and joined. ``as_available=True`` yields
         what has arrived (up to ``chunk_size``) instead of waiting for ``chunk_size`` bytes.
@@ -272,9 +272,9 @@ class Response:
         """The body's text encoding: the one set on the response, else the charset the
         Content-Type header names (if it is a text encoding Python knows), else ``None``.
 
-        Settable, as in requests: :attr:`text`, :meth:`json` and the ``decode_unicode``
+        Settable, as in requests: `text`, `json` and the ``decode_unicode``
         iterators then use it; ``None`` means UTF-8. Setting an unknown or non-text
-        encoding raises :class:`LookupError`.
+        encoding raises `LookupError`.
         """
         if self._encoding is not _NOT_SET:
             return self._encoding
@@ -292,17 +292,17 @@ class Response:
 
     @property
     def text(self) -> str:
-        """The body as text: decoded with :attr:`encoding` (else UTF-8), replacing
+        """The body as text: decoded with `encoding` (else UTF-8), replacing
         undecodable bytes."""
         return self.content.decode(self.encoding or "utf-8", errors="replace")
 
     def json(self, **kwargs: Any) -> Any:
-        """The body parsed as JSON (``kwargs`` go to :func:`json.loads`).
+        """The body parsed as JSON (``kwargs`` go to `json.loads`).
 
-        Decoded with :attr:`encoding` when it names a non-Unicode charset, else as RFC 8259
+        Decoded with `encoding` when it names a non-Unicode charset, else as RFC 8259
         says (UTF-8, or UTF-16/32 detected). A body that is empty, not valid in that
-        encoding, or not JSON raises :class:`securl.JSONDecodeError` (a
-        :class:`json.JSONDecodeError` and a :class:`ValueError`).
+        encoding, or not JSON raises `securl.JSONDecodeError` (a
+        `json.JSONDecodeError` and a `ValueError`).
         """
         body, encoding = self.content, self.encoding
         kind = _media_type(self.headers)
@@ -347,12 +347,12 @@ class Response:
 
     def iter_content(self, chunk_size: int | None = 1,
                      decode_unicode: bool = False) -> Iterator[bytes] | Iterator[str]:
-        """The body in chunks, as requests' ``iter_content``: :meth:`iter_bytes`, with the
+        """The body in chunks, as requests' ``iter_content``: `iter_bytes`, with the
         same size limit and deadline.
 
         ``chunk_size=None`` yields whatever has arrived (up to 64 KiB at a time) instead of
         waiting for ``chunk_size`` bytes. ``decode_unicode=True`` yields text, decoded
-        incrementally with :attr:`encoding` (else UTF-8), replacing undecodable bytes.
+        incrementally with `encoding` (else UTF-8), replacing undecodable bytes.
         """
         if chunk_size is not None and (not isinstance(chunk_size, int)
                                        or isinstance(chunk_size, bool)):
@@ -390,7 +390,7 @@ class Response:
 
     def iter_lines(self, chunk_size: int | None = 512, decode_unicode: bool = False,
                    delimiter: str | bytes | None = None) -> Iterator[bytes] | Iterator[str]:
-        """The body line by line, as it arrives (:meth:`iter_content` underneath), without
+        """The body line by line, as it arrives (`iter_content` underneath), without
         the line ends: ``\\r\\n``, ``\\n`` and ``\\r``, also when a chunk ends between
         ``\\r`` and ``\\n``; or split on ``delimiter`` (``str`` with ``decode_unicode``,
         else ``bytes``). Only the current line is held in memory.
@@ -405,7 +405,7 @@ class Response:
         return _split_lines(pieces, delimiter)
 
     def raise_for_status(self) -> Response:
-        """Raise :class:`securl.HTTPStatusError` (also a :class:`urllib.error.HTTPError`)
+        """Raise `securl.HTTPStatusError` (also a `urllib.error.HTTPError`)
         for a 4xx/5xx status; else return self.
 
         The error's message names the status and the redacted URL; ``err.response`` is this
@@ -437,7 +437,7 @@ class Response:
 
 
 def _text_encoding(name: str) -> str:
-    """The canonical name of the text encoding ``name``; :class:`LookupError` if Python
+    """The canonical name of the text encoding ``name``; `LookupError` if Python
     knows no such encoding or it is not a text one (``base64``, ``zlib``, ...)."""
     info = codecs.lookup(name)
     if not getattr(info, "_is_text_encoding", True):
@@ -461,7 +461,7 @@ def _phrase(status: int) -> str:
 
 def _split_lines(pieces: Iterator[_Text], delimiter: _Text | None) -> Iterator[_Text]:
     """The lines of the text or bytes ``pieces`` join to, without their ends (see
-    :meth:`Response.iter_lines`); a final line without an end too."""
+    `Response.iter_lines`); a final line without an end too."""
     pending: _Text | None = None
     for piece in pieces:
         buf = piece if pending is None else pending + piece

@@ -4,13 +4,13 @@ Nothing is retried unless asked (``Session(retries=...)`` or ``retries=`` on a c
 rules, each decided here:
 
 * **Methods**: only idempotent ones (GET, HEAD, OPTIONS, PUT, DELETE, TRACE) unless
-  :attr:`Retries.allowed_methods` says otherwise.
-* **Errors**: only failures to connect (:class:`~securl.ConnectionError`,
-  :class:`~securl.ConnectTimeout`). A method outside the idempotent set is retried only when
+  `Retries.allowed_methods` says otherwise.
+* **Errors**: only failures to connect (`ConnectionError`,
+  `ConnectTimeout`). A method outside the idempotent set is retried only when
   the connection was never made, so no byte of the request can have reached the server. A TLS
   verification failure, a pin mismatch, a policy refusal, a read timeout and the call's
   deadline are never retried: none of them is cured by asking again.
-* **Statuses**: those in :attr:`Retries.status_forcelist` (default 429, 502, 503, 504).
+* **Statuses**: those in `Retries.status_forcelist` (default 429, 502, 503, 504).
 * **Waits**: ``backoff_factor * 2 ** (retry - 1)`` seconds, at most ``backoff_max``; a
   ``Retry-After`` header (seconds or an HTTP-date) replaces it, up to ``retry_after_max``.
 * **Deadline**: every attempt and every wait is inside the call's total deadline
@@ -77,7 +77,7 @@ class Retries:
             longer one is cut to this.
 
     Every wait stays inside the call's total deadline. Invalid values raise
-    :class:`~securl.ConfigurationError`.
+    `ConfigurationError`.
     """
 
     total: int = 3
@@ -136,7 +136,7 @@ RetriesInput = Retries | int | None
 
 
 def coerce_retries(value: object) -> Retries | None:
-    """``retries=`` as :class:`Retries`, or None for no retries (``None``, ``0``)."""
+    """``retries=`` as `Retries`, or None for no retries (``None``, ``0``)."""
     if value is None:
         return None
     if isinstance(value, Retries):

@@ -4,15 +4,15 @@ A Session holds what every one of its requests starts from (trust settings, head
 timeouts, credentials, pools) and runs the request loop. The decisions it relies on are each
 made in one place, shared with the urllib drop-in where both need them:
 
-* what a request trusts: :meth:`securl.tls.decision.TrustSettings.decide` (the session's
+* what a request trusts: `securl.tls.decision.TrustSettings.decide` (the session's
   TLSConfig, pins files, trust on first use, verifiers; per-call ``tls=``/``cert=``/``pins=``;
   the opt-out check and its audit);
 * one exchange on a pooled connection: ``securl.http.transport.send``;
 * where a redirect may go and what it drops: ``securl.http.redirects.next_request``;
 * timeouts: ``securl.http.timeouts`` (every network wait has one, and every call a total
   deadline, enforced by ``securl.http.deadline``);
-* answering a 401 or a demand for a client certificate (:meth:`Session._challenged`): the
-  auth object's :class:`~securl.http.auth.AuthFlow` decides whether to resend, the rules
+* answering a 401 or a demand for a client certificate (`Session._challenged`): the
+  auth object's `AuthFlow` decides whether to resend, the rules
   being in ``securl.http.auth``;
 * the body size limit (``max_body_size``): what a response may decompress to, enforced by
   ``securl.Response``.
@@ -131,21 +131,21 @@ class Session(RequestMethods):
             system store.
         cert: client certificate for 2-way TLS: ``'both.pem'``, ``(cert, key)`` or
             ``(cert, key, password)``; sent only when a server asks for one.
-        timeout: seconds, ``(connect, read)`` or :class:`Timeouts` (adds ``total``, the
+        timeout: seconds, ``(connect, read)`` or `Timeouts` (adds ``total``, the
             deadline of a whole call); default 10 s connect, 30 s read, 300 s total.
         max_body_size: the most bytes a response body may decode to (default 100 MiB);
-            more raises :class:`~securl.ResponseTooLarge`. ``None`` removes the limit.
+            more raises `ResponseTooLarge`. ``None`` removes the limit.
         headers: sent with every request (per-call headers override; ``None`` removes).
-        max_redirects: redirects followed before :class:`~securl.TooManyRedirects`.
+        max_redirects: redirects followed before `TooManyRedirects`.
         proxies_from_env: use ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` (read now) when
             ``proxies=`` is not given.
         proxies: ``{"https": "http://proxy:3128", "http": ..., "all": ..., "no_proxy":
             "localhost,.internal"}``; replaces the environment's settings entirely.
             Credentials in a proxy URL go only to the proxy.
-        retries: ``N`` or :class:`~securl.Retries` (default: no retries); see
+        retries: ``N`` or `Retries` (default: no retries); see
             ``docs/retries.md``.
         hooks: ``{"request": [fn, ...], "response": [fn, ...]}``: called with each prepared
-            request before it is sent, and with each response (see :mod:`securl.http.hooks`).
+            request before it is sent, and with each response (see `securl.http.hooks`).
         pins: ``sha256/...`` public-key pins checked on top of normal verification.
         minimum_version: ``"1.2"`` (default) or ``"1.3"``.
         pins_file: a known_hosts-style pins file (``host[:port] sha256/...`` per line); a
@@ -155,23 +155,23 @@ class Session(RequestMethods):
             contact (after a verified handshake, or with ``tls=securl.pinned(reason=...)``
             for self-signed devices) and enforce it from then on. Needs ``pins_file``.
         verifiers: callables ``fn(securl.PeerInfo)`` run on every new connection before a
-            request is sent; raising rejects the server (see :mod:`securl.verifiers`).
+            request is sent; raising rejects the server (see `securl.verifiers`).
         tls_session_cache: resume the TLS session of an earlier connection to the same
             host, port and trust decision when a new connection is made (default True; the
-            checks above still run on every connection). See :mod:`securl.http.tls_sessions`.
+            checks above still run on every connection). See `securl.http.tls_sessions`.
         auth: ``(user, password)`` (Basic with the first request over https; Digest when
-            asked), :class:`~securl.ChallengeAuth` (only when a 401 asks),
-            :class:`~securl.BasicAuth`, :class:`~securl.DigestAuth`,
-            :class:`~securl.BearerAuth`, or your own :class:`~securl.Auth` or callable. See
+            asked), `ChallengeAuth` (only when a 401 asks),
+            `BasicAuth`, `DigestAuth`,
+            `BearerAuth`, or your own `Auth` or callable. See
             ``docs/authentication.md``.
 
     ``auth``, ``headers``, ``timeout``, ``retries``, ``hooks``, ``proxies``,
     ``max_body_size`` and ``max_redirects`` may be assigned later (``s.auth = (u, p)``),
-    checked as here; anything else raises :class:`~securl.SessionAttributeError` saying
-    what to use instead (see :mod:`securl.http.settings`).
+    checked as here; anything else raises `SessionAttributeError` saying
+    what to use instead (see `securl.http.settings`).
 
     There is deliberately no way to make a Session unverified: ``verify=False`` and
-    ``tls=securl.unverified(...)`` here raise :class:`~securl.PolicyError`; opt out per call.
+    ``tls=securl.unverified(...)`` here raise `PolicyError`; opt out per call.
     ``tls=securl.pinned(...)`` is per call too; a Session pins with ``pins=``/``pins_file=``.
     """
 
@@ -262,7 +262,7 @@ class Session(RequestMethods):
 
     @property
     def trust_on_first_use(self) -> bool:
-        """Whether a host's first key is recorded in :attr:`pins_file`."""
+        """Whether a host's first key is recorded in `pins_file`."""
         return self._trust.trust_on_first_use
 
     @property
@@ -319,7 +319,7 @@ class Session(RequestMethods):
         cookies: CookieInput = None,
         files: Any = None,
     ) -> Response:
-        """Send one request (following redirects) and return its :class:`Response`.
+        """Send one request (following redirects) and return its `Response`.
 
         ``auth=`` overrides the session's credentials for this call (``None``: none).
         ``allow_insecure_auth=True`` lets this call send Basic credentials over plain http
@@ -329,7 +329,7 @@ class Session(RequestMethods):
         (``timeout``'s ``total``); with ``stream=True`` the deadline keeps running while the
         body is read. ``max_body_size`` overrides the Session's limit for this call.
 
-        ``retries=`` (``N``, :class:`~securl.Retries`, ``0``/``None`` for none) and
+        ``retries=`` (``N``, `Retries`, ``0``/``None`` for none) and
         ``proxies=`` replace the Session's for this call; ``hooks=`` run after the Session's.
 
         ``cookies=`` (a mapping or a CookieJar) adds cookies for this call only, at the origin

@@ -2,16 +2,16 @@
 
 ``s.auth``, ``s.headers``, ``s.timeout``, ``s.retries``, ``s.hooks``, ``s.proxies``,
 ``s.max_body_size`` and ``s.max_redirects`` are assignable: each goes through the same check
-as the constructor argument (:data:`ASSIGNABLE`), so ``s.auth = ("user", "password")`` works
+as the constructor argument (`ASSIGNABLE`), so ``s.auth = ("user", "password")`` works
 and ``s.timeout = None`` fails the way ``Session(timeout=None)`` does. Reading them is a plain
 attribute read (the request loop pays nothing for this).
 
 What decides trust (``ca_certs=``, ``cert=``, ``pins=``, ...) is fixed when the Session is
 made. Assigning it, or a requests attribute securl does not have (``verify``, ``cert``,
-``trust_env``, ``mount`` ...), raises :class:`SessionAttributeError` (an ``AttributeError``
-and a :class:`~securl.ConfigurationError`) saying what to use instead. An attribute the
+``trust_env``, ``mount`` ...), raises `SessionAttributeError` (an ``AttributeError``
+and a `ConfigurationError`) saying what to use instead. An attribute the
 Session sets in its constructor may be assigned again; to check its value, add it to
-:data:`ASSIGNABLE`.
+`ASSIGNABLE`.
 """
 
 from __future__ import annotations
@@ -134,10 +134,10 @@ def unknown_attribute(name: str, value: Any = None, *, assigning: bool = True
 def checked_assignment(obj: object, name: str, value: Any, frame: FrameType) -> Any:
     """``value`` as ``obj.name = value`` may store it; raises for what cannot be assigned.
 
-    Checked names go through :data:`ASSIGNABLE`. Private names, attributes the object
+    Checked names go through `ASSIGNABLE`. Private names, attributes the object
     already has, properties with a setter and anything its own ``__init__`` (``frame`` is the
     assigning code's) sets are stored as they are; anything else raises
-    :class:`SessionAttributeError` with a hint.
+    `SessionAttributeError` with a hint.
     """
     check = ASSIGNABLE.get(name)
     if check is not None:

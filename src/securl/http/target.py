@@ -62,7 +62,7 @@ class Target(NamedTuple):
 
 
 def parse_target(url: object) -> Target:
-    """Check ``url`` and split it; raise :class:`~securl.InvalidRequest` on anything unsafe."""
+    """Check ``url`` and split it; raise `InvalidRequest` on anything unsafe."""
     if isinstance(url, bytes):
         url = url.decode("ascii", errors="replace")
     if not isinstance(url, str):

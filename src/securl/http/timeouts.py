@@ -1,13 +1,13 @@
 """Timeouts: every network wait of a call has one, and every call has a total deadline.
 
-Rule: securl never waits forever. :class:`Timeouts` holds ``connect``, ``read`` and
-``total``; :func:`make_timeout` accepts the shapes callers pass (a number, a tuple, a
+Rule: securl never waits forever. `Timeouts` holds ``connect``, ``read`` and
+``total``; `make_timeout` accepts the shapes callers pass (a number, a tuple, a
 urllib3 ``Timeout``) and refuses ``None``, infinite, NaN and non-positive values (and
-``bool``: ``True`` is not a number of seconds) with :class:`~securl.ConfigurationError`, a
+``bool``: ``True`` is not a number of seconds) with `ConfigurationError`, a
 ``ValueError`` naming the field. The total deadline is enforced by ``securl.http.deadline``.
 
 A finite value may be as large as the caller likes: a single socket wait is capped at
-:data:`LONGEST_SOCKET_WAIT` (CPython's socket and TLS waits are only correct up to
+`LONGEST_SOCKET_WAIT` (CPython's socket and TLS waits are only correct up to
 2**31 - 1 milliseconds, about 24.8 days: a longer one wraps around, possibly to "forever").
 """
 
@@ -66,11 +66,11 @@ class Timeouts:
         total: the whole call -- connect, TLS, request, headers, body and every redirect --
             however steadily the server keeps sending (default 300). A server that drips one
             byte per second defeats ``read`` but not ``total``: it fails with
-            :class:`~securl.DeadlineExceeded`. With ``stream=True`` reading the body counts too.
+            `DeadlineExceeded`. With ``stream=True`` reading the body counts too.
 
     Every value must be a finite, positive number (``int`` or ``float``, not ``bool``):
     there is no "wait forever"; ``inf``, ``nan``, 0 and negative values raise
-    :class:`~securl.ConfigurationError` (a ``ValueError``) naming the field.
+    `ConfigurationError` (a ``ValueError``) naming the field.
     """
 
     connect: float = 10.0
@@ -88,7 +88,7 @@ class Timeouts:
 
     def for_attempt(self, deadline: Deadline) -> Urllib3Timeout:
         """Socket timeouts for one attempt: ``connect``/``read``, capped at the time left
-        (and at :data:`LONGEST_SOCKET_WAIT`)."""
+        (and at `LONGEST_SOCKET_WAIT`)."""
         left = deadline.remaining()
         if left >= self.connect and left >= self.read:
             return self._uncapped  # type: ignore[attr-defined, no-any-return]
@@ -105,13 +105,13 @@ DEFAULT_TIMEOUT = Timeouts()
 
 
 def make_timeout(timeout: TimeoutInput) -> Timeouts:
-    """``timeout`` as :class:`Timeouts`.
+    """``timeout`` as `Timeouts`.
 
     Accepts a number (connect and read), ``(connect, read)``, ``(connect, read, total)``,
-    a :class:`Timeouts` or a urllib3 ``Timeout`` (its ``total``, if set, becomes ours).
-    Where no total is given it is :data:`DEFAULT_TOTAL`. Rule: never an infinite wait, so
+    a `Timeouts` or a urllib3 ``Timeout`` (its ``total``, if set, becomes ours).
+    Where no total is given it is `DEFAULT_TOTAL`. Rule: never an infinite wait, so
     ``None`` components, ``inf``, ``nan``, ``bool`` and non-positive values are refused
-    (:class:`~securl.ConfigurationError`, naming the field, or ``timeout`` for a number).
+    (`ConfigurationError`, naming the field, or ``timeout`` for a number).
     """
     if isinstance(timeout, Timeouts):
         return timeout

@@ -4,16 +4,16 @@ spares the server's signature and the client's chain verification.
 
 Where a session may be offered, and where it may not:
 
-* **One slot per pool** (:class:`SessionSlot`), so per ``securl.http.pool.PoolKey``: scheme,
+* **One slot per pool** (`SessionSlot`), so per ``securl.http.pool.PoolKey``: scheme,
   host, port, the whole trust decision (verified, pinned, unverified, chain-only, which CAs,
   which client certificate, which pins, a caller's ``context=`` and its state) and the proxy.
   A session is never offered across trust decisions, hosts or ports.
 * **Tied to the context object** that made it: a context rebuilt since (a trust or key file
   changed: ``create_context(recheck_files=True)``) does not get it; the slot is emptied.
 * **Fresh**: a session is offered only within its lifetime (the server's ticket lifetime
-  hint, ``SSLSession.timeout``) and never after :data:`MAX_AGE` seconds.
+  hint, ``SSLSession.timeout``) and never after `MAX_AGE` seconds.
 * **Bounded**: one session per pool (the latest one kept), pools are bounded by their
-  registry, and at most :data:`MAX_SESSIONS` sessions are kept in the whole process (the
+  registry, and at most `MAX_SESSIONS` sessions are kept in the whole process (the
   least recently kept are forgotten first).
 * **Kept only from a connection that passed every check** (``securl.http.connection``), once
   its response has been read (a TLS 1.3 client receives its ticket after the handshake), when
@@ -128,7 +128,7 @@ def _fresh(session: ssl.SSLSession) -> bool:
 
 
 def _note_kept(slot: SessionSlot) -> None:
-    """Count ``slot`` among the most recent; forget the oldest beyond :data:`MAX_SESSIONS`."""
+    """Count ``slot`` among the most recent; forget the oldest beyond `MAX_SESSIONS`."""
     evicted: list[SessionSlot] = []
     with _kept_lock:
         key = id(slot)

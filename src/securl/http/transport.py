@@ -1,6 +1,6 @@
 """One HTTP exchange on a pooled connection: the transport both front-ends send through.
 
-:func:`send` picks the pool by the whole trust decision (``securl.http.pool.PoolKey``),
+`send` picks the pool by the whole trust decision (``securl.http.pool.PoolKey``),
 hands urllib3 the request with retries and redirects off (securl decides both), caps the
 socket timeouts at the call's deadline, and maps every urllib3/ssl/socket error to the securl
 error that explains it (``securl.http.errors``), chained with ``raise ... from``. An
@@ -62,7 +62,7 @@ def send(
 ) -> BaseHTTPResponse:
     """One HTTP exchange on a pooled connection; urllib3 errors become securl errors.
 
-    The pool is chosen by :class:`~securl.http.pool.PoolKey` (the whole trust decision); the
+    The pool is chosen by `PoolKey` (the whole trust decision); the
     response is not preloaded: reading it to the end (or closing it) frees the connection.
     Through a plain-http proxy the request line carries the absolute URL (no fragment).
     With a ``deadline`` (``securl.http.deadline``) the connection used is watched by it until the

@@ -2,9 +2,9 @@
 
 Other packages can replace it: ``urllib3-future`` (pulled in by niquests) installs a package
 also named ``urllib3`` with a different API, and securl then fails at its first request with
-an ``ImportError`` deep inside its transport. :func:`urllib3_error` turns that into a
-:class:`~securl.ConfigurationError` naming the distribution that provides ``urllib3`` now and
-the fix; :func:`urllib3_problem` is the same finding for ``securl doctor``.
+an ``ImportError`` deep inside its transport. `urllib3_error` turns that into a
+`ConfigurationError` naming the distribution that provides ``urllib3`` now and
+the fix; `urllib3_problem` is the same finding for ``securl doctor``.
 """
 
 from __future__ import annotations

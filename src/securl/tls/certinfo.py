@@ -1,10 +1,10 @@
-"""What ``securl check`` shows about a certificate (:func:`describe_certificate`).
+"""What ``securl check`` shows about a certificate (`describe_certificate`).
 
 Display only: nothing here takes part in a trust decision (OpenSSL, or the platform
-verifier, makes those). It reads with :mod:`securl.tls.x509`'s DER walk and follows its
-rules, with one difference in failure: :func:`describe_certificate` never raises. It reads
+verifier, makes those). It reads with `securl.tls.x509`'s DER walk and follows its
+rules, with one difference in failure: `describe_certificate` never raises. It reads
 each part of the certificate on its own and lists the parts it cannot read in
-:attr:`CertInfo.problems`, so one odd extension never hides the rest of a chain. Unknown
+`CertInfo.problems`, so one odd extension never hides the rest of a chain. Unknown
 key, curve and signature OIDs are shown dotted; unknown extensions and GeneralName kinds are
 skipped.
 """
@@ -168,10 +168,10 @@ def _fingerprint(cert_der: bytes) -> str:
 def describe_certificate(cert_der: bytes) -> CertInfo:
     """Everything ``securl check`` shows about a DER certificate; never raises.
 
-    The certificate's outline (:func:`_tbs_outline`) must parse, else subject and issuer are
+    The certificate's outline (`_tbs_outline`) must parse, else subject and issuer are
     ``(unreadable)`` and the only problem is that it is not valid DER. Then each part is
     read on its own, and a part that raises ``ValueError`` keeps its default in
-    :class:`CertInfo` and is named in ``problems`` (``cannot read the <part>``).
+    `CertInfo` and is named in ``problems`` (``cannot read the <part>``).
     """
     try:
         fields = _tbs_outline(cert_der)

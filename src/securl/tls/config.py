@@ -30,7 +30,7 @@ _VERSIONS = {
 
 
 def parse_tls_version(value: object, *, what: str = "minimum_version") -> ssl.TLSVersion:
-    """Turn ``"1.2"``, ``"1.3"`` or an :class:`ssl.TLSVersion` into a TLSVersion >= 1.2.
+    """Turn ``"1.2"``, ``"1.3"`` or an `ssl.TLSVersion` into a TLSVersion >= 1.2.
 
     Rule: securl never negotiates below TLS 1.2, so anything lower is a ConfigurationError.
     """

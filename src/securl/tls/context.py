@@ -6,24 +6,24 @@ Every context made here has ``PROTOCOL_TLS_CLIENT``, ``check_hostname=True``,
 ``VERIFY_X509_PARTIAL_CHAIN`` where the Python has them, ALPN ``http/1.1``, and
 ``hostname_checks_common_name=False``: the host must be named by the certificate's
 subjectAltName, as RFC 6125 and browsers require; a name only in the subject CN is refused
-(reason ``no-subject-alt-name``, see :func:`rejected_certificate`).
+(reason ``no-subject-alt-name``, see `rejected_certificate`).
 
 Contexts are cached per (TLSConfig, trust-relevant environment, policy): loading a trust store
 costs milliseconds and the thousandth request must not pay it. A cached context is shared by
-every pool and thread, so it is *sealed* (:mod:`securl.tls.seal`): once built, any attempt to
+every pool and thread, so it is *sealed* (`securl.tls.seal`): once built, any attempt to
 weaken it (turn off verification or hostname checks, lower the TLS version, loosen X.509 flags
 or options, load other CAs or a client certificate, set a key log file...) raises
-:class:`~securl.PolicyError` instead of silently weakening every other user of the same
+`PolicyError` instead of silently weakening every other user of the same
 object. Setting a value it already has is allowed (urllib3 re-asserts ``verify_mode`` on
 every connection). The chainless contexts of pinned and opted-out requests
-(:func:`create_unverified_context`) are shared the same way and sealed as they are built.
+(`create_unverified_context`) are shared the same way and sealed as they are built.
 
 A cached context remembers the files it was built from (CA bundle or directory, client
 certificate and key, the policy's ``extra_ca_certs``) and their identity (device, inode,
-size, mtime, ctime). :func:`create_context` re-checks them on every call -- a few ``stat``
+size, mtime, ctime). `create_context` re-checks them on every call -- a few ``stat``
 calls, made once per new connection -- and rebuilds the context when one changed. So a
 rotated trust store or client certificate takes effect on the next new connection, and one
-that was removed or made unreadable fails with :class:`~securl.ConfigurationError` naming the
+that was removed or made unreadable fails with `ConfigurationError` naming the
 file: never a silent fallback to the CAs still in memory, to another trust source, or to no
 verification. Connections already open stay as they were verified.
 """
@@ -55,7 +55,7 @@ class _SSLSocket(ssl.SSLSocket):
 
     OpenSSL's error names no certificate; securl's error mapping reads this one to tell a
     certificate with no subjectAltName at all from one issued for another name
-    (:func:`rejected_certificate`).
+    (`rejected_certificate`).
     """
 
     def do_handshake(self, block: bool = False) -> None:
@@ -67,7 +67,7 @@ class _SSLSocket(ssl.SSLSocket):
 
 
 class _SSLObject(ssl.SSLObject):
-    """:class:`_SSLSocket` for memory BIOs (urllib3's TLS inside an HTTPS proxy tunnel)."""
+    """`_SSLSocket` for memory BIOs (urllib3's TLS inside an HTTPS proxy tunnel)."""
 
     def do_handshake(self) -> None:
         try:

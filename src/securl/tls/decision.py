@@ -1,9 +1,9 @@
 """The trust decision: what one request trusts. The one place it is made, for both front-ends.
 
-:meth:`TrustSettings.decide` turns what a front-end holds (a Session's ``TLSConfig``,
+`TrustSettings.decide` turns what a front-end holds (a Session's ``TLSConfig``,
 ``pins_file``, ``trust_on_first_use`` and ``verifiers``; the urllib drop-in's defaults) plus
 what one call asks for (``tls=``, ``cert=``, ``pins=``, ``verifiers=``, or urllib's
-``context=``) into a :class:`TrustDecision`. ``securl.Session`` and ``securl.urllib`` both
+``context=``) into a `TrustDecision`. ``securl.Session`` and ``securl.urllib`` both
 call it and neither builds trust on its own, so these rules hold for both by construction:
 
 * **Admin pins**: the admin policy's ``pins_file`` is consulted for every https request; a
@@ -14,10 +14,10 @@ call it and neither builds trust on its own, so these rules hold for both by con
   opt-out (an opt-out trusts nothing, so it records nothing).
 * **Opting out** (``tls=securl.unverified(reason=...)``; urllib: a ``context=`` that does
   not check the chain or the host name, or ``HTTPSHandler(check_hostname=False)``) passes
-  :func:`_allow_opt_out`: admin policy ``allow_unverified = false`` refuses it with
-  :class:`~securl.PolicyError` before anything is sent; otherwise it is audited
+  `_allow_opt_out`: admin policy ``allow_unverified = false`` refuses it with
+  `PolicyError` before anything is sent; otherwise it is audited
   (``securl.unverified_request``, with the caller's file:line and what was off) and warned
-  (:class:`~securl.InsecureRequestWarning`), whatever the warning filters say. urllib's
+  (`InsecureRequestWarning`), whatever the warning filters say. urllib's
   ``check_hostname=False`` with a context that still checks the chain (or with no context)
   turns off the host name check only: mode ``chain-only``, the chain still verified
   (against the context's CAs, else securl's trust); ``verify_mode=CERT_NONE`` turns off
@@ -34,10 +34,10 @@ call it and neither builds trust on its own, so these rules hold for both by con
   ``minimum_tls_version`` (``securl.tls.context``); a caller's ``context=`` that allows
   less is refused.
 
-A :class:`TrustDecision` is hashable and is part of the pool key (``securl.http.pool``), so
+A `TrustDecision` is hashable and is part of the pool key (``securl.http.pool``), so
 two requests share a connection only when their whole decision is equal: an unverified call
 never leaves behind a connection that a later verified call to the same host would reuse.
-Pins from pins files are part of it as a *snapshot* (:class:`~securl.tls.pins.HostPins`)
+Pins from pins files are part of it as a *snapshot* (`HostPins`)
 taken when the request is made: when a file changes, the next request has a different
 decision and so a different pool. The checks themselves run once per connection, right after
 its handshake (``securl.http.connection``).
@@ -80,12 +80,12 @@ class TrustDecision:
 
     Attributes:
         mode: ``verified`` (CA chain + host name, by OpenSSL/the OS), ``pinned`` (the key
-            replaces the chain; see :func:`securl.pinned`), ``chain-only`` (the CA chain is
+            replaces the chain; see `securl.pinned`), ``chain-only`` (the CA chain is
             verified, the host name is not: the drop-in's audited ``check_hostname=False``)
             or ``unverified`` (audited opt-out).
         config: trust anchors, client certificate, TLS version, ``pins=`` (on top of the
             chain: the server's key must be one of them).
-        pinned: the per-call :class:`~securl.tls.modes.Pinned` token (mode ``pinned`` only).
+        pinned: the per-call `Pinned` token (mode ``pinned`` only).
         host_pins: this host's entries in pins files, snapshot at request time; each entry
             is a separate requirement (the key must be among that file's pins).
         tofu: the pins file to record this host's key in on first contact (set only when
@@ -145,12 +145,12 @@ class TrustDecision:
         """The SSLContext for this decision (cached: one per distinct mode and config).
 
         ``recheck_files`` is for a new connection: a verified context whose trust or key files
-        changed is rebuilt first (see :func:`securl.create_context`).
+        changed is rebuilt first (see `securl.create_context`).
 
         ``pinned`` and ``unverified`` contexts do not validate the chain at the OpenSSL level
         (CERT_NONE); for ``pinned`` the connection then checks the key and the host name
         itself before anything is sent. A ``chain-only`` context is the verified one's twin
-        without ``check_hostname`` (:func:`_chain_only_context`). Each mode has its own cached
+        without ``check_hostname`` (`_chain_only_context`). Each mode has its own cached
         context object. A caller-supplied ``ssl_context`` is returned as it is.
         """
         if self.ssl_context is not None:
@@ -298,7 +298,7 @@ class TrustSettings:
                ) -> TrustDecision:
         """The trust decision for one request to ``target`` (see the module rules).
 
-        ``tls`` is a per-call mode (:func:`securl.pinned`, :func:`securl.unverified`);
+        ``tls`` is a per-call mode (`securl.pinned`, `securl.unverified`);
         ``cert``/``pins``/``verifiers`` add to the front-end's; ``context`` is a caller's own
         SSLContext (the urllib drop-in's ``context=``). ``left_origin`` says a redirect has
         left the origin the call named: a ``context`` that does not verify is then set aside
@@ -432,9 +432,9 @@ def _check_opt_out(tls: object, target: Target, *, host_pins: tuple[HostPins, ..
 def _allow_opt_out(token: Unverified, target: Target) -> None:
     """The one check every per-call opt-out of verification passes.
 
-    Rules: admin policy ``allow_unverified = false`` refuses it (:class:`~securl.PolicyError`);
+    Rules: admin policy ``allow_unverified = false`` refuses it (`PolicyError`);
     otherwise it is allowed, and every use emits ``securl.unverified_request`` with the
-    caller's file:line and warns :class:`~securl.InsecureRequestWarning` (the audit event is
+    caller's file:line and warns `InsecureRequestWarning` (the audit event is
     emitted whatever the warning filters say).
     """
     caller = caller_location()

@@ -1,13 +1,13 @@
 """A caller's own SSLContext (the urllib drop-in's ``context=``): its state, and the trust
 decisions derived from it, cached.
 
-Deriving a :class:`~securl.tls.decision.TrustDecision` from a context (what it verifies, the
+Deriving a `TrustDecision` from a context (what it verifies, the
 policy's TLS floor, a new decision object to hash) on every request cost as much as the rest
 of a keep-alive request. So the decision made for a context is kept, keyed by two things:
 
 * the context object itself (identity), held weakly: a context the caller drops can be
   garbage-collected, and its entries go with it;
-* :func:`context_state`, a fingerprint of everything in the context that decides what it
+* `context_state`, a fingerprint of everything in the context that decides what it
   trusts, read on every request (a few C-level reads, no allocation of enums): verify mode,
   host name check, minimum and maximum TLS version, verification flags, options, and the
   certificate store's counts (CAs, certificates, CRLs), which change when a CA file or CRL is

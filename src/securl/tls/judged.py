@@ -1,11 +1,11 @@
 """Marks a TLS connection securl itself has already judged, for the connection guard.
 
 Under ``securl.install()`` every client-side TLS connection in the process is checked when
-its socket or BIO is wrapped (:mod:`securl.admin.handshake`). A connection that securl's own
-code makes has been decided already by :class:`~securl.tls.decision.TrustSettings` -- a
+its socket or BIO is wrapped (`securl.admin.handshake`). A connection that securl's own
+code makes has been decided already by `TrustSettings` -- a
 per-call opt-out or a pin, audited there -- or is a diagnostic handshake of the CLI that sends
 no HTTP (``securl check``, ``securl pin``). Such code wraps its TLS set-up in
-:func:`judged_by_securl`, so the connection guard neither warns twice nor refuses what the one
+`judged_by_securl`, so the connection guard neither warns twice nor refuses what the one
 trust decision allowed.
 
 The mark is per thread (a greenlet under gevent's patched ``threading``) and covers only the

@@ -6,7 +6,7 @@ this form and the safer alternatives. ``tls=securl.pinned(...)`` is not an opt-o
 the CA chain for a key the caller trusts and keeps protection against interception.
 
 What a token then means for one request (with the admin policy, pins files and the rest) is
-decided in :mod:`securl.tls.decision`.
+decided in `securl.tls.decision`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from .pins import check_pin_syntax
 __all__ = ["OPT_OUT_HELP", "Pinned", "Unverified", "Verifier", "pinned",
            "reject_verify_argument", "unverified"]
 
-#: A verifier: called with a :class:`securl.PeerInfo` before a request is sent; raises to reject.
+#: A verifier: called with a `securl.PeerInfo` before a request is sent; raises to reject.
 Verifier = Callable[[Any], object]
 
 OPT_OUT_HELP = (
@@ -36,7 +36,7 @@ OPT_OUT_HELP = (
 
 @dataclass(frozen=True)
 class Unverified:
-    """A per-call opt-out of certificate verification; make it with :func:`unverified`.
+    """A per-call opt-out of certificate verification; make it with `unverified`.
 
     ``what`` names the opt-out in a refusal (the urllib drop-in's opt-outs are contexts and
     handler settings, not this token). ``keeps_chain`` is for an opt-out of the host name
@@ -67,7 +67,7 @@ def unverified(reason: str) -> Unverified:
 
 @dataclass(frozen=True)
 class Pinned:
-    """Trust a public key instead of a CA chain for one call; make it with :func:`pinned`."""
+    """Trust a public key instead of a CA chain for one call; make it with `pinned`."""
 
     pins: tuple[str, ...]
     reason: str

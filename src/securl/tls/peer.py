@@ -1,4 +1,4 @@
-"""What a verifier sees about a new TLS connection: :class:`PeerInfo`.
+"""What a verifier sees about a new TLS connection: `PeerInfo`.
 
 Verifiers (``verifiers=[fn, ...]``) run after the handshake and the pin checks, before any
 request byte is sent. They get the peer's certificate chain as DER, leaf first:

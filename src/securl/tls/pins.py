@@ -15,9 +15,9 @@ the server switch, then delete the old one).
 Rules this module follows:
 
 * **Fail closed on bad input**: a line that does not parse raises
-  :class:`~securl.ConfigurationError` naming ``file:line``; nothing from a broken file is
+  `ConfigurationError` naming ``file:line``; nothing from a broken file is
   trusted or ignored.
-* **Atomic writes** (:func:`securl._fs.atomic_write`): a new pin is written to a temporary
+* **Atomic writes** (`securl._fs.atomic_write`): a new pin is written to a temporary
   file in the same directory, synced, then renamed over the file (``os.replace``), so a
   reader sees either the old or the new file, never half of one; the directory is synced
   too. Comments and layout are kept. A symbolic link at the path is refused, never written
@@ -25,17 +25,17 @@ Rules this module follows:
   no pins file securl writes is writable by group or others.
 * **Trusted files only**: a pins file is read only when it and every directory above it
   are owned by root or this user and writable by no one else (sticky directories such as
-  /tmp excepted; :mod:`securl.admin.files`). The lock file is opened without following
+  /tmp excepted; `securl.admin.files`). The lock file is opened without following
   links and must be a regular file of root's or this user's.
 * **Serialised writes, across processes too**: a write re-reads the file and decides under a
   per-file thread lock *and* an exclusive OS lock on ``<file>.lock`` beside it (``flock`` on
   POSIX, ``msvcrt.locking`` on Windows), so two processes recording at the same instant
   both keep their lines, and two first contacts with different keys record one and refuse
   the other. The lock file stays (empty) after the first write. The OS lock is waited for
-  at most 10 s, then the write fails closed (:class:`~securl.ConfigurationError`); the OS
+  at most 10 s, then the write fails closed (`ConfigurationError`); the OS
   releases it when its holder exits, however it exits.
 * **Fresh reads**: the file is re-read when its size, mtime or inode changes, so an edit
-  takes effect for the next request (see the pool-key note in :mod:`securl.tls.decision`).
+  takes effect for the next request (see the pool-key note in `securl.tls.decision`).
 """
 
 from __future__ import annotations
@@ -393,7 +393,7 @@ _files_lock = threading.Lock()
 
 
 def open_pins_file(path: str | os.PathLike[str], origin: str = "pins file") -> PinsFile:
-    """The process-wide :class:`PinsFile` for ``path`` (one object, one lock, per file).
+    """The process-wide `PinsFile` for ``path`` (one object, one lock, per file).
 
     ``~`` is expanded; relative paths are made absolute now (messages show the full path).
     """

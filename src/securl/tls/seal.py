@@ -3,7 +3,7 @@
 securl caches its contexts and shares each one with every Session, pool and thread that has
 the same configuration (``securl.tls.context``). Once built, a context is *sealed*: anything
 that would widen what it trusts, weaken its checks or leak its secrets raises
-:class:`~securl.PolicyError` instead of silently changing every other connection that uses
+`PolicyError` instead of silently changing every other connection that uses
 the same object. Setting a value the context already has is always allowed (urllib3
 re-asserts ``verify_mode`` on every connection) and changes nothing.
 
@@ -22,7 +22,7 @@ What a sealed context refuses:
   only ``VERIFY_X509_STRICT``, ``VERIFY_CRL_CHECK_LEAF``/``_CHAIN`` (fail closed without
   CRLs) and ``VERIFY_X509_TRUSTED_FIRST`` may be added; ``X509_V_FLAG_NO_CHECK_TIME``,
   ``VERIFY_ALLOW_PROXY_CERTS``, ``VERIFY_X509_PARTIAL_CHAIN`` and anything unknown may not;
-* ``options``: clearing any option, or adding one outside :data:`_ADDABLE_OPTIONS`
+* ``options``: clearing any option, or adding one outside `_ADDABLE_OPTIONS`
   (switching off old protocols, compression, renegotiation, tickets; the middlebox mode,
   which only changes the shape of the TLS 1.3 handshake). Refused in particular:
   ``OP_LEGACY_SERVER_CONNECT`` (servers without secure renegotiation, RFC 5746),
@@ -143,7 +143,7 @@ _descriptors: dict[tuple[type, str], Any] = {}
 
 
 def _parent_descriptor(obj: object, name: str) -> Any:
-    """``name`` as the class after :class:`SealMixin` in ``obj``'s MRO defines it.
+    """``name`` as the class after `SealMixin` in ``obj``'s MRO defines it.
 
     Looked up on every handshake (the ssl module and urllib3 read and set ``verify_mode``
     and ``check_hostname`` per connection), so the MRO walk is done once per class.
@@ -178,7 +178,7 @@ def _setting(name: str) -> property:
                 self._refuse(what)
         self._set(name, value)
 
-    return property(get, set_, doc=f"``{name}``; see :mod:`securl.tls.seal` once sealed.")
+    return property(get, set_, doc=f"``{name}``; see `securl.tls.seal` once sealed.")
 
 
 class SealMixin:

@@ -5,7 +5,7 @@ Rule (first match wins):
 1. ``ca_certs=`` given in code (file, hashed directory or PEM data): only those CAs.
 2. ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` set in the environment: those, with OpenSSL.
    A variable that is set but empty, missing or holds no certificate fails closed with
-   :class:`~securl.ConfigurationError` -- it never silently means "trust nothing" or
+   `ConfigurationError` -- it never silently means "trust nothing" or
    "trust everything".
 3. The operating system's store. On macOS and Windows through ``truststore`` (the native
    verifier). Elsewhere the system's hashed directory or bundle, loaded once per context:
@@ -66,7 +66,7 @@ class TrustInfo:
     reason: str = ""
     #: the admin policy's extra CA file, added to every source but ``ca_certs``
     extra_ca_certs: str | None = None
-    #: who gets this trust in this process (filled by :func:`trust_info`)
+    #: who gets this trust in this process (filled by `trust_info`)
     scope: str = ""
 
     @property
@@ -225,7 +225,7 @@ def trust_info(config: TLSConfig | None = None) -> TrustInfo:
 
     ``extra_ca_certs`` and ``scope`` say what else is trusted and who gets it: under
     ``securl.install()`` the default trust of every library in the process (see
-    :mod:`securl.admin.default_trust`), otherwise securl's own connections only.
+    `securl.admin.default_trust`), otherwise securl's own connections only.
     """
     from dataclasses import replace
 

@@ -4,17 +4,17 @@ Everything securl reads from a certificate is read here, by a small walk over th
 5280 section 4.1 defines, not by ``cryptography`` (not a runtime dependency). Three entry
 points share that walk and differ in how much they read:
 
-* :func:`spki_pin` / :func:`spki_der` (per new connection, in every mode): only the
+* `spki_pin` / `spki_der` (per new connection, in every mode): only the
   top-level elements of tbsCertificate, then one SHA-256. Pins are
   ``sha256/<base64 of SHA-256(SubjectPublicKeyInfo DER)>``, the HPKP (RFC 7469) form: a pin
   names a key, so it survives certificate renewal with the same key.
-* :func:`parse_certificate` -> :class:`CertSummary` (per new pinned connection, for
-  :attr:`PeerInfo.leaf <securl.PeerInfo.leaf>`, and ``securl pin``): subject, issuer,
+* `parse_certificate` -> `CertSummary` (per new pinned connection, for
+  `PeerInfo.leaf <securl.PeerInfo.leaf>`, and ``securl pin``): subject, issuer,
   validity, the subjectAltName extension and the pin. Nothing else: the key's parameters,
   the signature algorithm and the other extensions are never decoded on this path.
   For ``tls=securl.pinned(...)`` the chain is not validated by OpenSSL, so securl itself
-  matches the host name against these names (:func:`hostname_matches`).
-* :func:`securl.tls.certinfo.describe_certificate` -> ``CertInfo`` (``securl check``,
+  matches the host name against these names (`hostname_matches`).
+* `securl.tls.certinfo.describe_certificate` -> ``CertInfo`` (``securl check``,
   display only), in a module of its own built on this one's helpers: all of the above plus
   key type and size, signature algorithm, basicConstraints' CA flag, every SAN kind securl
   can show, and the certificate's SHA-256 fingerprint. Nothing it returns takes part in a
@@ -26,7 +26,7 @@ Rules:
   an element may not overrun its parent; times must be ``YYMMDDHHMMSSZ`` (UTCTime, years
   50-99 are 19xx) or ``YYYYMMDDHHMMSSZ`` (GeneralizedTime), in UTC, as RFC 5280 requires;
 * bad input raises ``ValueError`` (``UnicodeDecodeError`` is one) and nothing else, from
-  every helper here. :func:`parse_certificate` lets it propagate, and its callers treat an
+  every helper here. `parse_certificate` lets it propagate, and its callers treat an
   unparsable certificate as a failed check (fail closed). ``describe_certificate`` never
   raises: it reads each part on its own and lists the parts it cannot read in
   ``CertInfo.problems``, so one odd extension never hides the rest of a chain;
@@ -108,7 +108,7 @@ def _elements(data: bytes, start: int, end: int) -> list[tuple[int, int, int, in
 
 
 def _tbs_outline(cert_der: bytes) -> list[tuple[int, int, int, int]]:
-    """The elements of tbsCertificate (as :func:`_elements`), optional [0] version dropped.
+    """The elements of tbsCertificate (as `_elements`), optional [0] version dropped.
 
     There must be at least the six mandatory ones: serialNumber, signature, issuer,
     validity, subject, subjectPublicKeyInfo; their contents are not looked at here.
@@ -128,7 +128,7 @@ def _tbs_outline(cert_der: bytes) -> list[tuple[int, int, int, int]]:
 
 
 def _tbs_fields(cert_der: bytes) -> list[tuple[int, int, int, int]]:
-    """:func:`_tbs_outline`, with subjectPublicKeyInfo (the sixth field) a SEQUENCE."""
+    """`_tbs_outline`, with subjectPublicKeyInfo (the sixth field) a SEQUENCE."""
     fields = _tbs_outline(cert_der)
     if fields[5][0] != _SEQUENCE:
         raise ValueError("no SubjectPublicKeyInfo")
@@ -142,7 +142,7 @@ def spki_der(cert_der: bytes) -> bytes:
 
 
 def _pin(cert_der: bytes, fields: list[tuple[int, int, int, int]]) -> str:
-    """The pin of the SubjectPublicKeyInfo in ``fields`` (from :func:`_tbs_fields`)."""
+    """The pin of the SubjectPublicKeyInfo in ``fields`` (from `_tbs_fields`)."""
     _, start, _, end = fields[5]
     digest = hashlib.sha256(cert_der[start:end]).digest()
     return "sha256/" + base64.b64encode(digest).decode("ascii")
@@ -264,7 +264,7 @@ def _san_entries(
 class CertSummary:
     """What securl checks per connection, and ``securl pin`` shows, about one certificate.
 
-    Kept to what pinning needs; :class:`securl.tls.certinfo.CertInfo` is the fuller,
+    Kept to what pinning needs; `securl.tls.certinfo.CertInfo` is the fuller,
     display-only view.
     """
 
@@ -293,7 +293,7 @@ class CertSummary:
 def parse_certificate(cert_der: bytes) -> CertSummary:
     """Subject, issuer, validity, SANs and pin of a DER certificate (``ValueError`` if bad).
 
-    On the per-connection path (pinned mode, :attr:`PeerInfo.leaf`), so it decodes nothing
+    On the per-connection path (pinned mode, `PeerInfo.leaf`), so it decodes nothing
     more: the key is only hashed, other extensions are skipped without decoding them.
     """
     fields = _tbs_fields(cert_der)

@@ -1,15 +1,15 @@
 """Drop-in ``urllib``: ``from securl import urllib`` keeps urllib code working, verified.
 
 ``request``
-    :mod:`securl.urllib.request`: ``urlopen``, ``Request``, ``build_opener`` and the
+    `securl.urllib.request`: ``urlopen``, ``Request``, ``build_opener`` and the
     handlers, over securl's verified, pooled transport.
 ``error``
-    :mod:`securl.urllib.error`: the ``urllib.error`` classes themselves.
+    `securl.urllib.error`: the ``urllib.error`` classes themselves.
 ``parse``
-    The stdlib's :mod:`urllib.parse` module itself.
+    The stdlib's `urllib.parse` module itself.
 ``response``
-    :mod:`securl.urllib.response`: the stdlib's response wrappers, and
-    :class:`~securl.urllib.response.SecurlHTTPResponse`.
+    `securl.urllib.response`: the stdlib's response wrappers, and
+    `SecurlHTTPResponse`.
 
 Inside securl every ``import urllib.parse`` is absolute and means the stdlib; this package is
 only ever reached as ``securl.urllib``.

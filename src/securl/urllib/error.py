@@ -1,12 +1,12 @@
 """securl.urllib.error: the stdlib's urllib exceptions, so existing ``except`` clauses work.
 
 ``URLError``, ``HTTPError`` and ``ContentTooShortError`` *are* the ``urllib.error`` classes.
-Every network failure securl raises is a ``URLError`` subclass (see :mod:`securl.exceptions`);
-:class:`~securl.TLSVerificationError` is exported here too, for ``except`` clauses that
+Every network failure securl raises is a ``URLError`` subclass (see `securl.exceptions`);
+`TLSVerificationError` is exported here too, for ``except`` clauses that
 want to tell a refused certificate from other failures. A redirect securl refuses (https to
-http, or to another scheme) raises :class:`InsecureRedirectHTTPError`, which is both
+http, or to another scheme) raises `InsecureRedirectHTTPError`, which is both
 ``HTTPError`` (what ``urllib`` raises for a redirect it refuses) and
-:class:`securl.InsecureRedirectError`.
+`securl.InsecureRedirectError`.
 """
 
 from __future__ import annotations

@@ -3,18 +3,18 @@
 The opener and the rest of the handler chain are the stdlib's (``securl.urllib.request``);
 these classes replace the ones that decide something:
 
-* :class:`HTTPHandler` and :class:`HTTPSHandler` send through securl's connection pools
+* `HTTPHandler` and `HTTPSHandler` send through securl's connection pools
   (``securl.http.transport.send``), with the trust decision of ``securl.tls.decision`` (the
   same as for ``securl.Session``), securl's timeouts and error mapping, after checking every
   header as ``securl.Session`` does (``securl.http.target.check_headers``).
-* :class:`HTTPRedirectHandler` applies ``securl.http.redirects`` (as ``securl.Session``), and
+* `HTTPRedirectHandler` applies ``securl.http.redirects`` (as ``securl.Session``), and
   marks a request whose redirect left the origin the call named: an opt-out in ``context=``
   or ``check_hostname=False`` covers that origin only (``TrustSettings.decide``'s
   ``left_origin``).
 * An ``https://`` proxy a ``ProxyHandler`` chose for a tunnel is reached over verified TLS
-  (:func:`_note_https_proxy`; urllib sends the CONNECT, and the proxy's credentials, in
+  (`_note_https_proxy`; urllib sends the CONNECT, and the proxy's credentials, in
   clear to every proxy).
-* :class:`HTTPBasicAuthHandler` does not send Basic credentials over plain http unless admin
+* `HTTPBasicAuthHandler` does not send Basic credentials over plain http unless admin
   policy sets ``allow_basic_auth_over_http``.
 """
 
@@ -64,7 +64,7 @@ _pools = PoolRegistry()
 def _timeout(value: object) -> Timeouts:
     """urllib's timeout as securl's: the "no timeout given" default and None mean securl's
     default (10 s connect, 30 s between bytes, 300 s total); a number applies to connect and
-    read; a :class:`securl.Timeouts` is used as it is.
+    read; a `securl.Timeouts` is used as it is.
 
     urllib's timeout is per operation, so a number (or ``(connect, read)``) never gets a
     total deadline shorter than connecting plus one read: ``timeout=600`` keeps its meaning.
@@ -88,7 +88,7 @@ def _route(req: Request, headers: dict[str, str]
     the absolute URL, ``req.type`` the proxy's scheme and ``req.host`` the proxy. As urllib
     does, a Proxy-Authorization header goes to the tunnel's CONNECT and never to the origin
     server; the tunnel runs over TLS to the proxy when it is an ``https://`` one
-    (:func:`_note_https_proxy`; ``securl.http.pool`` verifies it).
+    (`_note_https_proxy`; ``securl.http.pool`` verifies it).
     """
     if getattr(req, "_tunnel_host", None):
         auth = headers.pop("Proxy-Authorization", None)
@@ -105,7 +105,7 @@ def _checked_headers(headers: dict[str, Any]) -> dict[str, str]:
 
     Every header reaches this point: the ``Request``'s own, ``add_header()``,
     ``add_unredirected_header()`` and the opener's ``addheaders``. A name that is not an HTTP
-    token or a value with CR, LF or NUL raises :class:`~securl.InvalidRequest` (a
+    token or a value with CR, LF or NUL raises `InvalidRequest` (a
     ``ValueError``, as for an invalid URL) before anything is sent, naming the header and
     never showing its value (``http.client`` would show it: a token read from a file with its
     newline would end up in the error and the logs). An ``int`` value is sent as its digits,
@@ -160,7 +160,7 @@ def _note_https_proxy(req: Request, handlers: Iterable[object]) -> None:
     urllib's ProxyHandler keeps only the proxy's host:port for an https request
     (``Request.set_proxy``), and urllib reaches every proxy with a plain-text CONNECT. The
     proxy URL is the ``https`` entry of one of the opener's ProxyHandlers (any subclass)
-    with that host:port; if it says ``https://``, :func:`_route` sends the tunnel over TLS to
+    with that host:port; if it says ``https://``, `_route` sends the tunnel over TLS to
     the proxy. A proxy URL without a scheme is a plain-http proxy, as for curl.
     """
     req._securl_https_proxy = None  # type: ignore[attr-defined]
@@ -189,7 +189,7 @@ class HTTPHandler(_std.HTTPHandler):
 
 
 class HTTPSHandler(_std.HTTPSHandler):
-    """urllib's HTTPSHandler, verified by securl; ``context=`` as described in :meth:`_decide`.
+    """urllib's HTTPSHandler, verified by securl; ``context=`` as described in `_decide`.
 
     Unlike urllib's, making one without a context builds no SSLContext: securl's shared,
     cached verified context is used.
@@ -257,12 +257,12 @@ class HTTPRedirectHandler(_std.HTTPRedirectHandler):
 
     Rules (``securl.http.redirects``, as for ``securl.Session``): only to http or https, never
     from https to http; a refused redirect raises
-    :class:`~securl.urllib.error.InsecureRedirectHTTPError` (an ``HTTPError`` with the
+    `InsecureRedirectHTTPError` (an ``HTTPError`` with the
     redirect's code, and a ``securl.InsecureRedirectError``). Authorization,
     Proxy-Authorization and Cookie headers set on the request are dropped when the redirect
     leaves the origin (urllib would send them to any host). A request whose redirect left the
     origin the call named, and every later hop, is marked ``_securl_left_origin``: the call's
-    opt-out does not apply to it (:meth:`HTTPSHandler._decide`), as for ``securl.Session``.
+    opt-out does not apply to it (`HTTPSHandler._decide`), as for ``securl.Session``.
     """
 
     @staticmethod
@@ -316,9 +316,9 @@ _BASIC_OVER_HTTP = (
 class HTTPBasicAuthHandler(_std.HTTPBasicAuthHandler):
     """urllib's Basic auth handler that does not send credentials over plain http.
 
-    Answering a challenge over http raises :class:`~securl.AuthError` (a 401 ``HTTPError``)
+    Answering a challenge over http raises `AuthError` (a 401 ``HTTPError``)
     instead; preemptive credentials (``HTTPPasswordMgrWithPriorAuth``) over http raise
-    :class:`~securl.PolicyError` before anything is sent. Admin policy
+    `PolicyError` before anything is sent. Admin policy
     ``allow_basic_auth_over_http = true`` restores urllib's behaviour.
     """
 

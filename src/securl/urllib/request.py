@@ -5,15 +5,15 @@ What is the stdlib's and what is securl's:
 * The opener and handler chain is the stdlib's (``OpenerDirector``, ``Request``, the auth,
   cookie, proxy, error and redirect handlers), so scripts behave as they do with ``urllib``.
 * Only the transport and the rules are replaced (``securl.urllib.handlers``):
-  :class:`HTTPHandler` and :class:`HTTPSHandler` send through securl's connection pools
+  `HTTPHandler` and `HTTPSHandler` send through securl's connection pools
   (``securl.http.transport.send``), keyed by the whole trust decision, with keep-alive,
   securl's timeouts and error mapping; they return a
-  :class:`~securl.urllib.response.SecurlHTTPResponse`. Through an ``https://`` proxy that a
+  `SecurlHTTPResponse`. Through an ``https://`` proxy that a
   ``ProxyHandler`` chose, the CONNECT tunnel runs over verified TLS to the proxy.
 
 Rules that are deliberately stricter than ``urllib``, each decided in one place:
 
-* Schemes: only http and https are opened (:meth:`OpenerDirector.open`); file:, ftp:, data:
+* Schemes: only http and https are opened (`OpenerDirector.open`); file:, ftp:, data:
   and any other scheme raise ``URLError`` (local-file reads and SSRF through urlopen).
 * Trust: decided for each request by the same function as for ``securl.Session``
   (``securl.tls.decision``): https is verified against the system trust store (securl's trust
@@ -22,20 +22,20 @@ Rules that are deliberately stricter than ``urllib``, each decided in one place:
   policy permits, warned and audited, covering the origin named in the call and not where
   it redirects. ``check_hostname=False`` turns off the host name check only: the chain is
   still verified.
-* Redirects (:class:`HTTPRedirectHandler`): the same rule as ``securl.Session``
+* Redirects (`HTTPRedirectHandler`): the same rule as ``securl.Session``
   (``securl.http.redirects``): never from https to http, only to http/https, and
   Authorization, Proxy-Authorization and Cookie headers set on the request are not carried
   to another origin.
-* Basic credentials are not sent over plain http (:class:`HTTPBasicAuthHandler`) unless admin
+* Basic credentials are not sent over plain http (`HTTPBasicAuthHandler`) unless admin
   policy sets ``allow_basic_auth_over_http``.
 * Timeouts: no request waits forever; the default and ``None`` mean securl's default; a number
   must be finite and positive (``inf``, ``nan``, 0 raise ``ValueError``).
 * Headers (``Request(headers=)``, ``add_header``, ``add_unredirected_header``, an opener's
   ``addheaders``): checked as ``securl.Session`` checks them before anything is sent; a name
-  that is not a token, or a value with CR, LF or NUL, raises :class:`~securl.InvalidRequest`
+  that is not a token, or a value with CR, LF or NUL, raises `InvalidRequest`
   (a ``ValueError``, as for an invalid URL) that names the header, never its value.
 
-Every other name of ``urllib.request`` is the stdlib's own (see :func:`__getattr__`).
+Every other name of ``urllib.request`` is the stdlib's own (see `__getattr__`).
 """
 
 from __future__ import annotations
@@ -209,7 +209,7 @@ def build_opener(*handlers: BaseHandler | Callable[[], BaseHandler]) -> OpenerDi
     As in urllib, a handler (class or instance) that subclasses a default handler replaces
     it. The defaults are ProxyHandler, UnknownHandler, HTTPHandler, HTTPDefaultErrorHandler,
     HTTPRedirectHandler, HTTPErrorProcessor and HTTPSHandler; there is no FTPHandler,
-    FileHandler or DataHandler (and :class:`OpenerDirector` refuses those schemes anyway).
+    FileHandler or DataHandler (and `OpenerDirector` refuses those schemes anyway).
     """
     opener = OpenerDirector()
     stdlib_base: dict[type, type] = {
@@ -237,7 +237,7 @@ def build_opener(*handlers: BaseHandler | Callable[[], BaseHandler]) -> OpenerDi
 
 
 def install_opener(opener: OpenerDirector | None) -> None:
-    """Make ``opener`` the one :func:`urlopen` uses; it must come from securl's build_opener.
+    """Make ``opener`` the one `urlopen` uses; it must come from securl's build_opener.
 
     An opener built by the stdlib's ``urllib.request.build_opener`` is refused with a
     TypeError: it would bypass securl without any sign of it.
@@ -275,7 +275,7 @@ def _context_opener(context: ssl.SSLContext) -> OpenerDirector:
     cost more than the request itself on a kept-alive connection. The opener holds nothing
     that decides trust: its HTTPSHandler judges ``context`` afresh on every request
     (``securl.tls.decision``, which re-judges a context changed since), and holds it weakly
-    (:class:`~securl.urllib.handlers.ContextHTTPSHandler`), so the context can still be
+    (`ContextHTTPSHandler`), so the context can still be
     garbage-collected. The proxy settings its ProxyHandler read from the environment are
     compared on every call: when they changed, a new opener is built, as urllib would.
     """
@@ -294,13 +294,13 @@ def urlopen(url: str | Request, data: Any = None,
             timeout: float | None = socket._GLOBAL_DEFAULT_TIMEOUT,  # type: ignore[attr-defined]
             *, cafile: str | None = None, capath: str | None = None, cadefault: bool = False,
             context: ssl.SSLContext | None = None) -> Any:
-    """Open ``url`` (a string or a :class:`Request`) as ``urllib.request.urlopen`` does.
+    """Open ``url`` (a string or a `Request`) as ``urllib.request.urlopen`` does.
 
-    Returns a :class:`~securl.urllib.response.SecurlHTTPResponse`. HTTP error statuses raise
+    Returns a `SecurlHTTPResponse`. HTTP error statuses raise
     ``urllib.error.HTTPError``; network failures raise ``URLError`` subclasses
-    (:class:`~securl.TLSVerificationError` when the certificate is not trusted, with
+    (`TLSVerificationError` when the certificate is not trusted, with
     ``.reason`` the ``ssl.SSLCertVerificationError``). ``timeout`` (seconds) defaults to
-    securl's, never to "wait forever". ``context`` follows :meth:`HTTPSHandler._policy`;
+    securl's, never to "wait forever". ``context`` follows `HTTPSHandler._policy`;
     ``cafile``/``capath`` (deprecated, as in urllib) trust only that CA file or directory.
     """
     global _opener
@@ -380,7 +380,7 @@ class URLopener:
     """Refused: urllib's legacy opener (deprecated since Python 3.3) bypasses securl.
 
     It opens file:, ftp: and data: URLs and builds its own connections; use
-    :func:`urlopen` or :func:`build_opener`.
+    `urlopen` or `build_opener`.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -392,4 +392,4 @@ class URLopener:
 
 
 class FancyURLopener(URLopener):
-    """Refused, as :class:`URLopener`."""
+    """Refused, as `URLopener`."""

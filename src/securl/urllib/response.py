@@ -1,8 +1,8 @@
 """securl.urllib.response: the stdlib's response wrappers, and the response urlopen returns.
 
 ``addbase``, ``addclosehook``, ``addinfo`` and ``addinfourl`` are the stdlib classes
-themselves. :class:`SecurlHTTPResponse` is what ``securl.urllib.request.urlopen`` returns: the
-interface of the :class:`http.client.HTTPResponse` that ``urllib`` returns, over a pooled
+themselves. `SecurlHTTPResponse` is what ``securl.urllib.request.urlopen`` returns: the
+interface of the `http.client.HTTPResponse` that ``urllib`` returns, over a pooled
 connection.
 
 Rules it follows:
@@ -16,9 +16,9 @@ Rules it follows:
 * Error and redirect responses whose body is declared and small (up to 64 KiB) are read
   when they arrive, so the connection is freed even when a handler never reads them (the
   auth handlers retry without reading the 401).
-* Errors while reading are securl's :class:`~securl.TransportError` subclasses (so
+* Errors while reading are securl's `TransportError` subclasses (so
   ``urllib.error.URLError``); a body shorter than its Content-Length raises
-  :class:`http.client.IncompleteRead`, as ``urllib`` does.
+  `http.client.IncompleteRead`, as ``urllib`` does.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ _LINE_CHUNK = 8192
 
 
 def _message(raw: BaseHTTPResponse) -> http.client.HTTPMessage:
-    """The response headers as the :class:`http.client.HTTPMessage` urllib hands out.
+    """The response headers as the `http.client.HTTPMessage` urllib hands out.
 
     urllib3 keeps the parsed message of the underlying http.client response (requests relies
     on the same attribute); it has the headers in the order and case the server sent them.
@@ -61,7 +61,7 @@ class SecurlHTTPResponse(io.BufferedIOBase):
     """An HTTP response with the interface of the one ``urllib.request.urlopen`` returns.
 
     ``status``/``code``/``getcode()``, ``reason``, ``msg`` (the reason phrase, as urllib
-    sets it), ``headers``/``info()`` (an :class:`http.client.HTTPMessage`), ``url``/
+    sets it), ``headers``/``info()`` (an `http.client.HTTPMessage`), ``url``/
     ``geturl()``, ``getheader()``, ``getheaders()``, ``version``, ``read()``, ``read1()``,
     ``readline()``, ``readlines()``, iteration over lines, ``close()`` and ``with``.
     """
@@ -91,7 +91,7 @@ class SecurlHTTPResponse(io.BufferedIOBase):
 
     # -- urllib's accessors ----------------------------------------------------------------
     def info(self) -> http.client.HTTPMessage:
-        """The headers (an :class:`http.client.HTTPMessage`)."""
+        """The headers (an `http.client.HTTPMessage`)."""
         return self.headers
 
     def geturl(self) -> str:
