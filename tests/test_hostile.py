@@ -224,6 +224,26 @@ def test_total_deadline_covers_streamed_body_reads(
             assert time.monotonic() - start < 3.5
 
 
+def test_total_deadline_covers_streamed_body_reads_after_connection_close(
+        secret_session: securl.Session, tls_ctx: ssl.SSLContext) -> None:
+    # With `Connection: close` http.client hands its socket to the response (the connection
+    # drops it); the deadline must still reach the socket the body is read from.
+    def trickle(sock: socket.socket, n: int) -> None:
+        read_head(sock)
+        sock.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 100\r\n\r\n")
+        _drip(sock, b"y" * 100, srv.stopping, 0.5)
+
+    with Hostile(trickle, tls_ctx) as srv:
+        with secret_session.get(srv.url(), stream=True,
+                                timeout=securl.Timeouts(total=2)) as resp:
+            assert resp.status == 200
+            start = time.monotonic()
+            with pytest.raises(securl.DeadlineExceeded):
+                for _ in resp.iter_bytes(1):
+                    pass
+            assert time.monotonic() - start < 3.5
+
+
 def test_default_timeouts_bound_every_wait_and_the_whole_call() -> None:
     t = securl.Session().timeout
     assert (t.connect, t.read, t.total) == (10.0, 30.0, 300.0)

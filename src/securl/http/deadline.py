@@ -188,6 +188,28 @@ def set_current(deadline: Deadline | None) -> Deadline | None:
     return previous
 
 
+class _HandedOverSocket:
+    """The socket a response reads its body from, in the shape ``_shutdown`` expects."""
+
+    __slots__ = ("sock",)
+
+    def __init__(self, sock: Any) -> None:
+        self.sock = sock
+
+
+def watch_response(deadline: Deadline, raw: Any) -> None:
+    """Watch the socket ``raw`` (a urllib3 response) reads its body from.
+
+    After ``Connection: close`` http.client hands that socket to the response and its
+    connection drops it (``conn.sock`` becomes None), so watching the connection alone
+    would leave a dripped body beyond the deadline's reach.
+    """
+    reader = getattr(getattr(raw, "_fp", None), "fp", None)  # http.client's buffered file
+    sock = getattr(getattr(reader, "raw", None), "_sock", None)  # its socket.SocketIO
+    if sock is not None:
+        deadline.watch(_HandedOverSocket(sock))
+
+
 def watch_current(conn: Any) -> None:
     """Watch ``conn`` for the call running in this thread (connections call this)."""
     deadline = current()

@@ -30,13 +30,12 @@ from urllib3 import BaseHTTPResponse, HTTPHeaderDict
 
 from .._redact import REDACTED, clean_field, redact_url
 from ..exceptions import HTTPStatusError, JSONDecodeError, ResponseTooLarge, SecurlError
+from .deadline import Deadline, watch_response
 from .errors import map_transport_error
 from .links import parse_links
 
 if TYPE_CHECKING:
     from types import TracebackType
-
-    from .deadline import Deadline
 
 __all__ = ["Response", "SentRequest"]
 
@@ -155,6 +154,8 @@ class Response:
         self._host = host
         self._port = port
         self._deadline = deadline
+        if deadline is not None:
+            watch_response(deadline, raw)
         self.max_body_size = max_body_size
         self.raw = raw
         self.status: int = raw.status
