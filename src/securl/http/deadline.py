@@ -204,7 +204,10 @@ def watch_response(deadline: Deadline, raw: Any) -> None:
     connection drops it (``conn.sock`` becomes None), so watching the connection alone
     would leave a dripped body beyond the deadline's reach.
     """
-    reader = getattr(getattr(raw, "_fp", None), "fp", None)  # http.client's buffered file
+    response = getattr(raw, "_fp", None)  # http.client's response
+    if not getattr(response, "will_close", False):
+        return  # the connection keeps its socket, and the deadline watches the connection
+    reader = getattr(response, "fp", None)  # http.client's buffered file
     sock = getattr(getattr(reader, "raw", None), "_sock", None)  # its socket.SocketIO
     if sock is not None:
         deadline.watch(_HandedOverSocket(sock))

@@ -142,7 +142,7 @@ class Response:
                  history: list[Response] | None = None, *, host: str | None = None,
                  port: int | None = None, deadline: Deadline | None = None,
                  max_body_size: int | None = None, sent_at: float | None = None,
-                 request: SentRequest | None = None,
+                 request: SentRequest | tuple[str, str, Any] | None = None,
                  cookies: http.cookiejar.CookieJar | None = None) -> None:
         """Made by the Session. ``sent_at`` is the `time.monotonic` reading taken when
         the request was sent (``elapsed`` counts from it; by default, from now);
@@ -168,11 +168,26 @@ class Response:
         self._encoding: str | None = _NOT_SET
         self.elapsed = datetime.timedelta(
             seconds=0.0 if sent_at is None else max(0.0, time.monotonic() - sent_at))
-        self.request = request if request is not None else SentRequest(method, url)
+        self._request: SentRequest | tuple[str, str, Any] | None = request
         self.cookies = cookies if cookies is not None else http.cookiejar.CookieJar()
 
     def __repr__(self) -> str:
         return f"<Response [{self.status}] {self.method} {redact_url(self.url)}>"
+
+    @property
+    def request(self) -> SentRequest:
+        """What was sent for this response: method, URL and headers (a `SentRequest`)."""
+        sent = self._request
+        if not isinstance(sent, SentRequest):
+            # Made on first use: the session hands over a snapshot of the headers it sent.
+            sent = SentRequest(self.method, self.url) if sent is None else SentRequest(
+                sent[0], sent[1], HTTPHeaderDict(sent[2]))
+            self._request = sent
+        return sent
+
+    @request.setter
+    def request(self, sent: SentRequest) -> None:
+        self._request = sent
 
     @property
     def status_code(self) -> int:

@@ -57,7 +57,7 @@ from .options import ParamsInput, RequestMethods
 from .pool import PoolRegistry
 from .proxies import ProxiesInput, coerce_proxies, environment_proxies, proxy_for
 from .redirects import BODY_HEADERS, REDIRECT_STATUSES, next_request
-from .response import Response, SentRequest
+from .response import Response
 from .retries import Retries, RetriesInput, RetryState, coerce_retries
 from .settings import check_max_body_size, checked_assignment, missing_attribute
 from .target import HeadersInput, Target, check_headers, check_method, parse_target
@@ -416,7 +416,7 @@ class Session(RequestMethods):
             response = Response(raw, target.url, method, history, host=target.host,
                                 port=target.port, deadline=deadline,
                                 max_body_size=call.max_body_size, sent_at=sent_at,
-                                request=SentRequest(method, target.url, send_headers))
+                                request=(method, target.url, tuple(send_headers.itermerged())))
             if "Set-Cookie" in raw.headers:
                 response.cookies = call.cookies.store(raw.headers, target)
             for hook in call.hooks.response:
