@@ -108,6 +108,8 @@ class LocalServer(http.server.ThreadingHTTPServer):
         self.ssl_context = ssl_context
         self.accepts = 0
         self.handshake_errors: list[str] = []
+        #: for every TLS handshake, whether it resumed a session (the server's own account)
+        self.reused: list[bool] = []
         self.seen: list[Seen] = []
         self.routes: dict[str, Route] = {"/echo": echo}
         self.default_route: Route = hello
@@ -142,6 +144,7 @@ class LocalServer(http.server.ThreadingHTTPServer):
             except (ssl.SSLError, OSError) as exc:
                 self.handshake_errors.append(str(exc))
                 return
+            self.reused.append(conn.session_reused)
             conn.settimeout(30)
         try:
             self.RequestHandlerClass(conn, client_address, self)

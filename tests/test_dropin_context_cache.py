@@ -28,29 +28,7 @@ from securl.urllib.handlers import _TRUST
 CLOSE = {"Connection": "close"}
 
 
-class ResumptionServer(LocalServer):
-    """LocalServer that records, for every handshake, whether it resumed a session."""
-
-    def __init__(self, ssl_context: ssl.SSLContext) -> None:
-        super().__init__(ssl_context)
-        self.reused: list[bool] = []
-
-    def finish_request(self, req: Any, client_address: Any) -> None:
-        assert self.ssl_context is not None
-        req.settimeout(10)
-        try:
-            conn = self.ssl_context.wrap_socket(req, server_side=True)
-        except (ssl.SSLError, OSError) as exc:
-            self.handshake_errors.append(str(exc))
-            return
-        self.reused.append(conn.session_reused)
-        conn.settimeout(30)
-        try:
-            self.RequestHandlerClass(conn, client_address, self)
-        except (OSError, ssl.SSLError):
-            pass
-        finally:
-            conn.close()
+ResumptionServer = LocalServer  # it records whether each handshake resumed (.reused)
 
 
 @pytest.fixture
