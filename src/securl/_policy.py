@@ -257,12 +257,21 @@ def pinned_policy_path() -> str | None:
 
 def policy_source() -> tuple[str, str]:
     """``(path, why)``: the policy file this process loads and what chose it."""
+    path, why, _ = _source()
+    return path, why
+
+
+def _source() -> tuple[str, str, str]:
+    """``(path, why, named_by)``; ``named_by`` is empty for the default location, whose
+    absence means the defaults (see :func:`load_policy`)."""
     pinned = pinned_policy_path()
     if pinned:
-        return pinned, "pinned (install(policy=...) or the sitecustomize hook's --policy)"
+        return (pinned, "pinned (install(policy=...) or the sitecustomize hook's --policy)",
+                "the pinned policy")
     if os.environ.get("SECURL_POLICY") and not _ignore_environment("SECURL_POLICY"):
-        return os.environ["SECURL_POLICY"], "named by $SECURL_POLICY"
-    return default_policy_path({}), "the default location"
+        return os.environ["SECURL_POLICY"], "named by $SECURL_POLICY", "SECURL_POLICY"
+    without = {k: v for k, v in os.environ.items() if k != "SECURL_POLICY"}
+    return default_policy_path(without), "the default location", ""
 
 
 def _ignore_environment(name: str) -> bool:
@@ -298,9 +307,7 @@ def load_policy(path: str | None = None, *, named_by: str = "securl.install(poli
     ConfigurationError. An existing file must pass the StrictModes check.
     """
     if path is None:
-        path, why = policy_source()
-        named_by = "" if why == "the default location" else (
-            "SECURL_POLICY" if why.startswith("named by") else "the pinned policy")
+        path, _, named_by = _source()
     if os.path.lexists(path):
         from .admin.files import check_trusted_file
 

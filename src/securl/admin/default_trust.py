@@ -34,8 +34,7 @@ from ..tls.config import TLSConfig
 from ..tls.trust import TrustInfo, resolve_trust
 from .stdlib_class import STDLIB_SSLCONTEXT, set_methods
 
-__all__ = ["default_trust_description", "disable", "enable", "is_library_bundle",
-           "load_default_trust"]
+__all__ = ["disable", "enable", "is_library_bundle", "load_default_trust"]
 
 _RAW_LOAD = _ssl._SSLContext.load_verify_locations
 _RAW_DEFAULT_PATHS = _ssl._SSLContext.set_default_verify_paths
@@ -74,13 +73,6 @@ def load_default_trust(ctx: Any) -> TrustInfo:
             raise ConfigurationError(
                 f"policy extra_ca_certs {extra!r} cannot be loaded: {exc}") from None
     return trust
-
-
-def default_trust_description() -> str:
-    """What default trust resolves to in this process (``securl doctor``, ``trust_info``)."""
-    trust = resolve_trust(_DEFAULT)
-    extra = get_policy().extra_ca_certs
-    return trust.location + (f" plus policy extra_ca_certs {extra}" if extra else "")
 
 
 def _load_default_certs(self: Any, purpose: Any = ssl.Purpose.SERVER_AUTH) -> None:

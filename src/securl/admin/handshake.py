@@ -57,6 +57,7 @@ _warned: set[tuple[str, str]] = set()
 _warned_lock = threading.Lock()
 _WARNED_MAX = 10_000
 _first_connection_hooks: list[Any] = []
+_hooks_lock = threading.Lock()
 
 
 def _raise_minimum(ctx: Any) -> None:
@@ -189,7 +190,7 @@ def on_first_connection(hook: Any) -> None:
 
 
 def _run_first_connection_hooks() -> None:
-    with _warned_lock:
+    with _hooks_lock:
         hooks = _first_connection_hooks[:]
         _first_connection_hooks.clear()
     for hook in hooks:
