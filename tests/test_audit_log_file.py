@@ -345,10 +345,17 @@ def test_another_user_cannot_append_truncate_or_remove_the_log_root_created(
 def test_an_unprivileged_users_securl_creates_its_log_0600_and_root_refuses_it(
         tmp_path: pathlib.Path, attacker: Attacker) -> None:
     log = attacker.shared / "user.jsonl"
+    # A copy of the package the user can read wherever the checkout lives (it may sit in a
+    # directory only root can enter).
+    readable = attacker.shared / "src"
+    shutil.copytree(pathlib.Path(SRC) / "securl", readable / "securl",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for path in [readable, *readable.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
     made = attacker.run(
         "import os\nos.umask(0)\nfrom securl import _audit\n"
         f"_audit.configure_from_policy({str(log)!r}, 'json', 'p.toml')\n"
-        "_audit.emit('uninstalled', policy='p')\n", env={"PYTHONPATH": SRC})
+        "_audit.emit('uninstalled', policy='p')\n", env={"PYTHONPATH": str(readable)})
     assert made.returncode == 0, made.stderr
     st = os.stat(log)
     assert (st.st_uid, stat.S_IMODE(st.st_mode)) == (attacker.uid, 0o600)

@@ -263,7 +263,7 @@ def policy_source() -> tuple[str, str]:
 
 def _source() -> tuple[str, str, str]:
     """``(path, why, named_by)``; ``named_by`` is empty for the default location, whose
-    absence means the defaults (see :func:`load_policy`)."""
+    absence means the defaults (see `load_policy`)."""
     pinned = pinned_policy_path()
     if pinned:
         return (pinned, "pinned (install(policy=...) or the sitecustomize hook's --policy)",
