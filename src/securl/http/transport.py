@@ -1,7 +1,8 @@
 """One HTTP exchange on a pooled connection: the transport both front-ends send through.
 
 `send` picks the pool by the whole trust decision (``securl.http.pool.PoolKey``),
-hands urllib3 the request with retries and redirects off (securl decides both), caps the
+hands urllib3 the request with retries and redirects off (securl decides both; on an idle
+kept-alive connection straight to the pool's request step, ``securl.http.kept_alive``), caps the
 socket timeouts at the call's deadline, and maps every urllib3/ssl/socket error to the securl
 error that explains it (``securl.http.errors``), chained with ``raise ... from``. An
 ``https://`` proxy whose own certificate fails verification is named as such (the request
@@ -23,6 +24,7 @@ from ..exceptions import SecurlError, TLSVerificationError
 from ..tls.decision import TrustDecision
 from .deadline import Deadline, set_current
 from .errors import deadline_exceeded, map_transport_error
+from .kept_alive import send_on_kept_alive
 from .pool import PoolKey, PoolRegistry, proxy_decision
 from .target import Target
 from .timeouts import Timeouts
@@ -89,6 +91,11 @@ def send(
         headers.update(proxy_only)
     previous = set_current(deadline) if deadline is not None else None
     try:
+        if proxy is None and not chunked and (body is None or isinstance(body, bytes)):
+            response = send_on_kept_alive(pool, method, target.request_target, headers, body,
+                                          attempt, _NO_RETRIES, decode_content=decode_content)
+            if response is not None:
+                return response
         return pool.urlopen(  # type: ignore[attr-defined, no-any-return]
             method,
             target.url.split("#", 1)[0] if plain_proxy else target.request_target,
