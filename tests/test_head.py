@@ -113,3 +113,52 @@ def test_folded_lines_count_against_the_100_line_limit() -> None:
     head = b"HTTP/1.1 200 OK\r\nX-A: a\r\n" + b" more\r\n" * 200 + b"\r\n"
     with pytest.raises(http.client.HTTPException, match="more than 100 headers"):
         _parse(StrictHeadResponse, head, "GET")
+
+
+class _LineByLine(_Bytes):
+    """makefile() without ``peek``: the head is read a line at a time (the general path)."""
+
+    def makefile(self, mode: str) -> io.BufferedReader:
+        class NoPeek(io.BufferedReader):
+            peek = None  # type: ignore[assignment]
+
+        return NoPeek(io.BytesIO(self.data))  # type: ignore[arg-type]
+
+
+def _outcome(source: _Bytes) -> tuple[object, ...]:
+    response = StrictHeadResponse(source, method="GET")  # type: ignore[arg-type]
+    try:
+        response.begin()
+    except http.client.HTTPException as exc:
+        return (type(exc), str(exc))
+    return (response.status, response.length, response.will_close, response.msg.items(),
+            response.fp.read())
+
+
+_LINE = st.one_of(
+    st.tuples(_NAME, _VALUE).map(lambda f: f"{f[0]}: {f[1]}".encode("latin-1") + b"\r\n"),
+    st.tuples(_NAME, _VALUE).map(lambda f: f"{f[0]}:{f[1]}  ".encode("latin-1") + b"\n"),
+    st.sampled_from([b" folded on\r\n", b"\tfolded\r\n", b"No-Colon\r\n", b"Bad Name: x\r\n",
+                     b"X-Cr: a\rb\r\n", b"X-Nul: a\x00b\r\n", b"Content-Length: 4\r\n",
+                     b"Content-Length: 4x\r\n", b"Transfer-Encoding: chunked\r\n"]),
+)
+
+
+@PROPERTY
+@given(lines=st.lists(_LINE, max_size=40), long_value=st.sampled_from([0, 70_000]),
+       cut=st.booleans())
+def test_a_head_read_in_one_pass_reads_as_line_by_line(lines: list[bytes], long_value: int,
+                                                       cut: bool) -> None:
+    """Reading a buffered head in one pass must give what the line-by-line rules give, for
+    well-formed and malformed heads, over-long lines and heads cut off, and leave the body
+    where it was."""
+    block = b"".join(lines) + (b"X-Long: " + b"v" * long_value + b"\r\n" if long_value else b"")
+    head = b"HTTP/1.1 200 OK\r\n" + block + (b"" if cut else b"\r\nbody")
+    assert _outcome(_Bytes(head)) == _outcome(_LineByLine(head))
+
+
+def test_a_head_of_100_lines_is_refused_in_one_pass_as_line_by_line() -> None:
+    for count, refused in ((99, False), (100, True)):
+        head = b"HTTP/1.1 200 OK\r\n" + b"X-N: 1\r\n" * count + b"\r\n"
+        assert (_outcome(_Bytes(head))[0] is http.client.HTTPException) is refused
+        assert _outcome(_Bytes(head)) == _outcome(_LineByLine(head))

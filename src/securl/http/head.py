@@ -52,6 +52,10 @@ _MAXLINES = 100
 # match backtracks each at most once (no OWS group next to the value to trade characters
 # with; the value is stripped afterwards).
 _FIELD_LINE = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):([^\r\n\x00]*)\r?\n")
+# A whole header block of well-formed CRLF field lines and its blank line, matched at the
+# start of what is already buffered (each repetition is one line, so it is linear too).
+_FIELD_BLOCK = re.compile(rb"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\r\n\x00]*\r\n)*\r\n")
+_FIELD_CRLF = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):([^\r\n\x00]*)\r\n")
 
 
 class MalformedResponseHead(http.client.HTTPException):
@@ -90,6 +94,42 @@ def _read_fields(fp: Any) -> tuple[_Fields, dict[str, str]]:
     Also returns the first value of each field by lower-case name, which is what
     ``http.client`` looks at (``get``) to decide the body framing.
     """
+    pairs = _buffered_block(fp)
+    if pairs is None:
+        pairs = _read_lines(fp)
+    fields = _Fields()
+    first: dict[str, str] = {}
+    for name, value in pairs:
+        fields.set_raw(name, value)
+        first.setdefault(name.lower(), value)
+    return fields, first
+
+
+def _buffered_block(fp: Any) -> list[tuple[str, str]] | None:
+    """The field lines, if the whole block is already buffered and plainly well-formed.
+
+    The common case, read in one pass: every line is ``name:value`` ending in CRLF, within
+    http.client's limits (so no rule of `_read_lines` could refuse it). Anything else, or a
+    block not yet received in full, returns None with nothing consumed, for `_read_lines`.
+    """
+    peek = getattr(fp, "peek", None)
+    if peek is None:
+        return None
+    buffered: bytes = peek(_MAXLINE)
+    match = _FIELD_BLOCK.match(buffered, 0, _MAXLINE)
+    if match is None:
+        return None
+    block = buffered[:match.end()]
+    found = _FIELD_CRLF.findall(block)
+    if len(found) >= _MAXLINES:
+        return None  # `_read_lines` raises http.client's error for it
+    fp.read(len(block))
+    return [(name.decode("ascii"), value.strip(b" \t").decode("iso-8859-1"))
+            for name, value in found]
+
+
+def _read_lines(fp: Any) -> list[tuple[str, str]]:
+    """The field lines read one at a time, with every rule of the module."""
     pairs: list[tuple[str, str]] = []
     readline = fp.readline
     fullmatch = _FIELD_LINE.fullmatch
@@ -124,12 +164,7 @@ def _read_fields(fp: Any) -> tuple[_Fields, dict[str, str]]:
         folded_name, before = pairs[-1]
         more = text.strip(b" \t").decode("iso-8859-1")
         pairs[-1] = (folded_name, f"{before} {more}" if before and more else before or more)
-    fields = _Fields()
-    first: dict[str, str] = {}
-    for name, value in pairs:
-        fields.set_raw(name, value)
-        first.setdefault(name.lower(), value)
-    return fields, first
+    return pairs
 
 
 def _will_close(version: int, first: dict[str, str]) -> bool:

@@ -169,10 +169,21 @@ class Response:
         self.elapsed = datetime.timedelta(
             seconds=0.0 if sent_at is None else max(0.0, time.monotonic() - sent_at))
         self._request: SentRequest | tuple[str, str, Any] | None = request
-        self.cookies = cookies if cookies is not None else http.cookiejar.CookieJar()
+        self._cookies = cookies
 
     def __repr__(self) -> str:
         return f"<Response [{self.status}] {self.method} {redact_url(self.url)}>"
+
+    @property
+    def cookies(self) -> http.cookiejar.CookieJar:
+        """The cookies the response set (an `http.cookiejar.CookieJar`; empty if none)."""
+        if self._cookies is None:  # made on first use: most responses set no cookie
+            self._cookies = http.cookiejar.CookieJar()
+        return self._cookies
+
+    @cookies.setter
+    def cookies(self, jar: http.cookiejar.CookieJar) -> None:
+        self._cookies = jar
 
     @property
     def request(self) -> SentRequest:
