@@ -2,7 +2,9 @@
 only within the same pool key (host, port, whole trust decision), with every check still run.
 
 The server says whether each handshake resumed (``SSLSocket.session_reused`` on its side),
-so these tests never take the client's word for it.
+so these tests never take the client's word for it. The mechanism is tested as on a Python
+that reads sessions without leaking them (`_as_on_a_fixed_python`); what the default is on
+the Python running the tests is tested at the end.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import pytest
 import trustme
 
 import securl
+import securl.http.pool as pool
 import securl.http.tls_sessions as tls_sessions
 from _pins import pin_of
 from _servers import LocalServer, server_context
@@ -29,6 +32,14 @@ TLS_VERSIONS = [pytest.param(None, id="tls1.3"), pytest.param(ssl.TLSVersion.TLS
 
 
 ResumptionServer = LocalServer  # it records whether each handshake resumed (.reused)
+
+
+@pytest.fixture(autouse=True)
+def _as_on_a_fixed_python(request: pytest.FixtureRequest,
+                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Resumption on by default, as on CPython 3.12.8+/3.13.1+ (not for the default tests)."""
+    if "the_default" not in request.node.name:
+        monkeypatch.setattr(pool, "session_reads_are_safe", lambda: True)
 
 
 @pytest.fixture(params=TLS_VERSIONS)
@@ -146,9 +157,10 @@ def test_with_resumption_off_no_connection_resumes(
     assert resumed(events) == [False, False, False]
 
 
-def test_tls_session_cache_must_be_a_bool() -> None:
+def test_tls_session_cache_must_be_a_bool_or_none() -> None:
     with pytest.raises(securl.ConfigurationError, match="tls_session_cache"):
         securl.Session(tls_session_cache="no")  # type: ignore[arg-type]
+    securl.Session(tls_session_cache=None).close()
 
 
 def test_a_session_the_server_cannot_use_gets_a_full_handshake(
@@ -265,3 +277,50 @@ def test_a_tls13_ticket_is_offered_once_and_tls12_sessions_are_reused(
         assert len(set(offered)) == 3, offered
     else:  # TLS 1.2: the session ID is reused while it is fresh
         assert len(set(offered)) == 1, offered
+
+
+@pytest.mark.parametrize(("implementation", "version", "safe"), [
+    ("cpython", (3, 10, 16), False), ("cpython", (3, 11, 7), False),
+    ("cpython", (3, 11, 14), False), ("cpython", (3, 12, 7), False),
+    ("cpython", (3, 12, 8), True), ("cpython", (3, 12, 12), True),
+    ("cpython", (3, 13, 0), False), ("cpython", (3, 13, 1), True),
+    ("cpython", (3, 14, 0), True), ("pypy", (3, 10, 14), True),
+])
+def test_the_default_follows_whether_reading_a_session_leaks(
+        implementation: str, version: tuple[int, int, int], safe: bool) -> None:
+    assert tls_sessions.session_reads_are_safe(implementation, version) is safe
+
+
+def test_the_default_here_resumes_only_where_reading_a_session_is_safe(
+        server: ResumptionServer, make_session: Callable[..., securl.Session]) -> None:
+    """With no tls_session_cache= on the Python running the tests: resumption exactly when
+    this Python reads sessions without leaking them; asked for, it resumes anyway."""
+    safe = tls_sessions.session_reads_are_safe()
+    default, asked = make_session(), make_session(tls_session_cache=True)
+    for session in (default, asked):
+        for _ in range(3):
+            session.get(server.url("/"), headers=CLOSE)
+    wait_for_handshakes(server, 6)
+    assert server.reused == [False, safe, safe, False, True, True]
+
+
+def test_the_default_keeps_no_session_where_reading_one_leaks(
+        server: ResumptionServer, make_session: Callable[..., securl.Session],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a leaking Python the default never reads a connection's session at all."""
+    monkeypatch.setattr(pool, "session_reads_are_safe", lambda: False)
+    reads: list[int] = []
+    real = tls_sessions.SessionSlot.keep
+
+    def counted(self: tls_sessions.SessionSlot, sock: Any, **kwargs: Any) -> bool:
+        reads.append(1)
+        return real(self, sock, **kwargs)
+
+    monkeypatch.setattr(tls_sessions.SessionSlot, "keep", counted)
+    session = make_session()
+    for _ in range(3):
+        session.get(server.url("/"), headers=CLOSE)
+    session.get(server.url("/"))
+    assert reads == []
+    wait_for_handshakes(server, 4)
+    assert server.reused == [False, False, False, False]

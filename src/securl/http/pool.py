@@ -34,7 +34,7 @@ from .._redact import redact_transport_logs
 from ..tls.config import TLSConfig
 from ..tls.decision import TrustDecision
 from .connection import SecurlHTTPConnectionPool, SecurlHTTPSConnectionPool
-from .tls_sessions import SessionSlot
+from .tls_sessions import SessionSlot, session_reads_are_safe
 
 __all__ = ["PoolKey", "PoolRegistry"]
 
@@ -63,13 +63,14 @@ def proxy_decision(decision: TrustDecision) -> TrustDecision:
 class PoolRegistry:
     """Thread-safe LRU of urllib3 pools; evicted pools are closed.
 
-    With ``tls_sessions`` (the default) every HTTPS pool keeps the TLS session of its last
-    verified connection for the next one to resume (``securl.http.tls_sessions``): one per
-    pool, so per pool key, and gone with the pool.
+    With ``tls_sessions`` every HTTPS pool keeps the TLS session of its last verified
+    connection for the next one to resume (``securl.http.tls_sessions``): one per pool, so
+    per pool key, and gone with the pool. ``None`` (the default) means: where this Python
+    reads sessions without leaking them (``session_reads_are_safe``), decided per new pool.
     """
 
     def __init__(self, *, max_pools: int = 32, maxsize: int = 10,
-                 tls_sessions: bool = True) -> None:
+                 tls_sessions: bool | None = None) -> None:
         self._pools: OrderedDict[PoolKey, ConnectionPool] = OrderedDict()
         self._lock = threading.Lock()
         self.max_pools = max_pools
@@ -92,7 +93,10 @@ class PoolRegistry:
 
     def _new_pool(self, key: PoolKey) -> ConnectionPool:
         common = {"maxsize": self.maxsize, "block": False, "retries": False}
-        tls = {"securl_sessions": SessionSlot() if self.tls_sessions else None}
+        resumes = self.tls_sessions
+        if resumes is None:
+            resumes = session_reads_are_safe()
+        tls = {"securl_sessions": SessionSlot() if resumes else None}
         proxy: Url | None = parse_url(key.proxy) if key.proxy else None
         proxy_headers = {}
         if proxy is not None and proxy.auth:

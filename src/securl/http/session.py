@@ -157,8 +157,10 @@ class Session(RequestMethods):
         verifiers: callables ``fn(securl.PeerInfo)`` run on every new connection before a
             request is sent; raising rejects the server (see `securl.verifiers`).
         tls_session_cache: resume the TLS session of an earlier connection to the same
-            host, port and trust decision when a new connection is made (default True; the
-            checks above still run on every connection). See `securl.http.tls_sessions`.
+            host, port and trust decision when a new connection is made (the checks above
+            still run on every connection). Default ``None``: on where Python reads TLS
+            sessions without leaking them (CPython 3.12.8+, 3.13.1+), off on 3.10, 3.11 and
+            older 3.12/3.13. See `securl.http.tls_sessions`.
         auth: ``(user, password)`` (Basic with the first request over https; Digest when
             asked), `ChallengeAuth` (only when a 401 asks),
             `BasicAuth`, `DigestAuth`,
@@ -196,7 +198,7 @@ class Session(RequestMethods):
         retries: RetriesInput = None,
         hooks: HooksInput = None,
         proxies: ProxiesInput = None,
-        tls_session_cache: bool = True,
+        tls_session_cache: bool | None = None,
     ) -> None:
         if verify is not _UNSET:
             reject_verify_argument(verify, "securl.Session()")
@@ -241,8 +243,8 @@ class Session(RequestMethods):
         self.proxies: Mapping[str, str] = (
             proxies if proxies is not None  # type: ignore[assignment]
             else environment_proxies() if proxies_from_env else None)
-        if not isinstance(tls_session_cache, bool):
-            raise ConfigurationError("tls_session_cache must be True or False")
+        if tls_session_cache is not None and not isinstance(tls_session_cache, bool):
+            raise ConfigurationError("tls_session_cache must be True, False or None")
         self._pools = PoolRegistry(tls_sessions=tls_session_cache)
         self._cookies = CookieJar()
         self._closed = False
