@@ -2,8 +2,8 @@
 
 Each client is built once per scenario and asked for ``get(path, close=False) -> bytes``.
 ``close=True`` sends ``Connection: close`` so that every request pays a new TCP connection and
-a full TLS handshake (Python clients do not resume TLS sessions). The body is always read in
-full and returned, so every client does the same work.
+a TLS handshake (a full one, unless the client resumes its TLS session: see the new-connection
+table). The body is always read in full and returned, so every client does the same work.
 
 Trust: every client verifies nginx's certificate against the benchmark CA. securl.Session and
 raw urllib3 share the very same securl context; requests gets ``verify=<CA file>``; httpx and
@@ -124,6 +124,22 @@ class SecurlSessionNoResumption(SecurlSession):
         self.base = env.base_url
         try:
             self.session = securl.Session(ca_certs=env.ca_file, tls_session_cache=False)
+        except TypeError:
+            raise Unavailable("n/a (no tls_session_cache= in this build)") from None
+
+
+class SecurlSessionResumption(SecurlSession):
+    """securl.Session with TLS session resumption asked for (the default only where Python
+    reads sessions without leaking them: CPython 3.12.8+ and 3.13.1+)."""
+
+    name = "securl.Session(tls_session_cache=True)"
+
+    def __init__(self, env: Env) -> None:
+        import securl
+
+        self.base = env.base_url
+        try:
+            self.session = securl.Session(ca_certs=env.ca_file, tls_session_cache=True)
         except TypeError:
             raise Unavailable("n/a (no tls_session_cache= in this build)") from None
 
@@ -300,6 +316,30 @@ class RawTLSSocket(Client):
             self.sock = None
 
 
+class RawTLSSocketResuming(RawTLSSocket):
+    """The raw TLS socket offering the session of its previous connection (new-connection
+    GETs only): what resuming saves a client at best, with Python's ``ssl``."""
+
+    name = RAW_SOCKET + ", resuming its TLS session"
+
+    def __init__(self, env: Env) -> None:
+        super().__init__(env)
+        self.session: ssl.SSLSession | None = None
+
+    def _connect(self) -> ssl.SSLSocket:
+        raw = socket.create_connection(self.addr, timeout=30)
+        return self.ctx.wrap_socket(raw, server_hostname=self.addr[0], session=self.session)
+
+    def get(self, path: str, close: bool = False) -> bytes:
+        if not close:
+            return super().get(path, close)
+        with self._connect() as sock:
+            sock.sendall(self._request(path, True))
+            body = self._read(sock)
+            self.session = sock.session  # the ticket arrived before the response
+            return body
+
+
 #: Table order. The baseline comes first after securl's own entries.
 CLIENTS: list[tuple[str, Callable[[Env], Client]]] = [
     (SecurlSession.name, SecurlSession),
@@ -316,5 +356,7 @@ EXTRA_CLIENTS: list[tuple[str, Callable[[Env], Client]]] = [
     (Urllib3RawTimeouts.name, Urllib3RawTimeouts),
     (SecurlUrlopenContext.name, SecurlUrlopenContext),
     (SecurlSessionNoResumption.name, SecurlSessionNoResumption),
+    (SecurlSessionResumption.name, SecurlSessionResumption),
+    (RawTLSSocketResuming.name, RawTLSSocketResuming),
 ]
 FACTORIES = dict(CLIENTS + EXTRA_CLIENTS)

@@ -58,7 +58,8 @@ class Config:
     rss_gets: int
     rss_clients: tuple[str, ...] | None  # None: every client
     rss_reps: int
-    imports: tuple[str, ...] = ("urllib3", "securl", "requests", "httpx", "urllib.request")
+    imports: tuple[str, ...] = ("urllib3", "securl", "securl.urllib.request", "requests", "httpx",
+                                "urllib.request")
 
 
 @contextlib.contextmanager
@@ -145,12 +146,16 @@ def new_connection(env: Env, cfg: Config) -> Table:
         "`Connection: close` on every request: TCP connect + full TLS 1.3 handshake + GET. "
         "The extra urllib3 row has securl's default timeouts (10 s connect, 30 s read): a "
         "socket with a timeout polls before each handshake step and read. securl resumes the "
-        "TLS session of its previous connection to the host (raw urllib3 does not); the "
-        "`tls_session_cache=False` row does a full handshake every time. The drop-in with "
-        "`context=` resumes as well.",
+        "TLS session of its previous connection to the host by default only where Python "
+        "reads a session without leaking it (CPython 3.12.8+, 3.13.1+; see the Python "
+        "version above): the `tls_session_cache=True` row asks for it, the `=False` row "
+        "never resumes. The resuming raw-socket row is what resumption saves a client at "
+        "best with this Python's `ssl`.",
         extra=("urllib3.PoolManager (raw) + securl's timeouts",
                "securl.Session(tls_session_cache=False)",
-               "securl.urllib.request.urlopen(context=)"))
+               "securl.Session(tls_session_cache=True)",
+               "securl.urllib.request.urlopen(context=)",
+               "raw TLS socket (reference), resuming its TLS session"))
 
 
 def download(env: Env, cfg: Config) -> Table:
