@@ -21,9 +21,10 @@ import pytest
 import trustme
 
 import securl
+import securl.http.pool
 from _servers import LocalServer, server_context
 from securl.urllib import request
-from securl.urllib.handlers import _TRUST
+from securl.urllib.handlers import _pools
 
 CLOSE = {"Connection": "close"}
 
@@ -35,6 +36,13 @@ ResumptionServer = LocalServer  # it records whether each handshake resumed (.re
 def server(leaf: trustme.LeafCert) -> Iterator[ResumptionServer]:
     with ResumptionServer(server_context(leaf)) as srv:
         yield srv
+
+
+@pytest.fixture(autouse=True)
+def _resuming_as_on_a_fixed_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    """TLS sessions kept by default, as where Python reads them without leaking
+    (securl.http.tls_sessions.session_reads_are_safe): the session rules are under test."""
+    monkeypatch.setattr(securl.http.pool, "session_reads_are_safe", lambda: True)
 
 
 @pytest.fixture(autouse=True)
@@ -78,10 +86,11 @@ def test_the_decision_for_a_context_is_made_once_per_state(ca_file: str) -> None
 
     ctx = ssl.create_default_context(cafile=ca_file)
     target = parse_target("https://localhost:1/")
-    first = _TRUST.decide(target, context=ctx)
-    assert _TRUST.decide(target, context=ctx) is first
+    trust = _pools.sender().trust
+    first = trust.decide(target, context=ctx)
+    assert trust.decide(target, context=ctx) is first
     ctx.verify_flags |= ssl.VERIFY_X509_STRICT
-    changed = _TRUST.decide(target, context=ctx)
+    changed = trust.decide(target, context=ctx)
     assert changed is not first and changed != first  # another state: other pools
     assert changed.mode == "verified" and changed.ssl_context is ctx
 
