@@ -22,17 +22,17 @@ import json as _json
 import re
 import time
 import urllib.parse
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from urllib3 import BaseHTTPResponse, HTTPHeaderDict
 
-from .._redact import REDACTED, clean_field, redact_url
+from .._redact import redact_url
 from ..exceptions import HTTPStatusError, JSONDecodeError, ResponseTooLarge, SecurlError
 from .deadline import Deadline, watch_response
 from .errors import map_transport_error
 from .links import parse_links
+from .sent_request import SentRequest
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -41,59 +41,12 @@ __all__ = ["Response", "SentRequest"]
 
 _CHARSET = re.compile(r"""charset\s*=\s*["']?([\w.:-]+)""", re.IGNORECASE)
 _NOT_SET: Any = object()
-#: Header names whose values a repr hides besides those clean_field hides (X-Api-Key, ...).
-_CREDENTIAL_HEADER = re.compile(r"key|auth|session|sig", re.IGNORECASE)
 _Text = TypeVar("_Text", str, bytes)
 #: A line end; a "\r" at the very end of the text so far is not one yet ("\n" may follow).
 _LINE_END: dict[type, re.Pattern[Any]] = {
     str: re.compile(r"\r\n|\n|\r(?=[\s\S])"), bytes: re.compile(rb"\r\n|\n|\r(?=[\s\S])")}
 #: The chunk size of ``iter_content(None)``: at most this much of what has arrived at once.
 _AS_AVAILABLE = 64 * 1024
-
-
-class _ReadOnlyHeaders(Mapping[str, str]):
-    """Request headers, case-insensitive and read-only; ``repr`` hides credentials."""
-
-    __slots__ = ("_headers",)
-
-    def __init__(self, headers: Mapping[str, str]) -> None:
-        self._headers = HTTPHeaderDict(headers)
-
-    def __getitem__(self, name: str) -> str:
-        return self._headers[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._headers)
-
-    def __len__(self) -> int:
-        return len(self._headers)
-
-    def getlist(self, name: str) -> list[str]:
-        """Every value of a repeated header."""
-        return self._headers.getlist(name)
-
-    def __repr__(self) -> str:
-        shown = {name: REDACTED if _CREDENTIAL_HEADER.search(name) else clean_field(name, value)
-                 for name, value in self._headers.items()}
-        return f"{type(self).__name__}({shown!r})"
-
-
-@dataclass(frozen=True, repr=False)
-class SentRequest:
-    """What was sent for a response (`Response.request`): ``method``, ``url`` and
-    ``headers`` (read-only, case-insensitive). ``repr`` shows the URL redacted and no
-    credential header values."""
-
-    method: str
-    url: str
-    headers: Mapping[str, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.headers, _ReadOnlyHeaders):
-            object.__setattr__(self, "headers", _ReadOnlyHeaders(self.headers))
-
-    def __repr__(self) -> str:
-        return f"<SentRequest {self.method} {redact_url(self.url)} headers={self.headers!r}>"
 
 
 class _BodyReader(io.RawIOBase):
