@@ -30,6 +30,11 @@ Rules (RFC 9112 sections 2-5), each failure an ``http.client.HTTPException`` tha
   except ``101 Switching Protocols``, which is final. ``http.client`` skips only 100, and
   would return a 103 as the response, leaving the real one unread on the connection.
 
+A head that has already arrived whole (the common case: one TLS record) is read in one pass,
+one regular expression over the buffered block, when every line is a plain ``name:value``
+ending in CRLF within the limits; anything else is read line by line under the rules above,
+so both ways give the same result (a differential test holds them to it).
+
 ``headers``/``msg`` is an `http.client.HTTPMessage` (urllib3, ``urllib`` and user code
 rely on it), filled through ``set_raw``; its ``get``/``items`` read the stored pairs directly.
 """
