@@ -117,6 +117,8 @@ TARGETS = [
            "{:.2f} µs"),
     Target("import securl <= 1.3x import urllib3",
            _ratio("import", "import securl"), lambda v: v <= 1.3, "{:.2f}x"),
+    Target("import securl.urllib.request <= 1.0x import urllib3",
+           _ratio("import", "import securl.urllib.request"), lambda v: v <= 1.0, "{:.2f}x"),
     Target("peak RSS securl.Session <= 1.1x raw urllib3",
            _ratio("rss", "securl.Session"), lambda v: v <= 1.1, "{:.2f}x"),
     Target("peak RSS securl urlopen <= 1.1x raw urllib3",

@@ -124,6 +124,20 @@ def test_import_securl_loads_neither_urllib3_nor_the_request_layer_nor_the_cli()
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
 
 
+def test_import_of_the_urllib_drop_in_loads_neither_urllib3_nor_the_transport() -> None:
+    # As `import urllib.request` connects nowhere, the drop-in loads securl's pools, transport
+    # and trust decisions (and urllib3) with the first request it sends; urlcleanup() before
+    # that has nothing to close.
+    code = ("import securl.urllib.request, sys; securl.urllib.request.urlcleanup(); "
+            "print(sorted(m for m in sys.modules if m.startswith(('urllib3', "
+            "'securl.urllib.sending', 'securl.http.pool', 'securl.http.transport', "
+            "'securl.http.connection', 'securl.http.timeouts', 'securl.tls.decision', "
+            "'securl.cli'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
 def test_lazy_names_load_their_modules() -> None:
     # The names `import securl` defers resolve to the classes the sub-packages define.
     code = ("import securl, sys; securl.Session; securl.Timeouts; securl.PeerInfo; "

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 
+import pytest
 import urllib3
 
 from _child import child_env
@@ -31,11 +32,17 @@ def _replaced_urllib3(root: pathlib.Path) -> pathlib.Path:
     return site
 
 
-def test_a_replaced_urllib3_is_a_configuration_error_naming_it(tmp_path: pathlib.Path) -> None:
+@pytest.mark.parametrize(("imports", "call"), [
+    ("securl", "securl.get"),
+    # The drop-in imports the transport with its first request, not with the module.
+    ("securl.urllib.request", "securl.urllib.request.urlopen"),
+])
+def test_a_replaced_urllib3_is_a_configuration_error_naming_it(
+        tmp_path: pathlib.Path, imports: str, call: str) -> None:
     site = _replaced_urllib3(tmp_path)
-    code = ("import securl\n"
+    code = (f"import {imports}\n"
             "try:\n"
-            "    securl.get('https://127.0.0.1:9/')\n"
+            f"    {call}('https://127.0.0.1:9/')\n"
             "except securl.ConfigurationError as exc:\n"
             "    print('error=' + str(exc))\n")
     r = subprocess.run([sys.executable, "-c", code], env=child_env({}, site),

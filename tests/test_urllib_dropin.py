@@ -716,7 +716,7 @@ def test_subpackage_does_not_shadow_stdlib_urllib_inside_securl() -> None:
 
 def test_timeouts_are_never_infinite(web: LocalServer) -> None:
     from securl.http.timeouts import DEFAULT_TIMEOUT
-    from securl.urllib.handlers import _timeout
+    from securl.urllib.sending import timeouts_for as _timeout
 
     assert _timeout(socket._GLOBAL_DEFAULT_TIMEOUT) is DEFAULT_TIMEOUT  # type: ignore[attr-defined]
     assert _timeout(None) is DEFAULT_TIMEOUT

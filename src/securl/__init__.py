@@ -5,8 +5,9 @@ opt-outs that are explicit and audited, and an admin guard against process-wide 
 
 ``import securl`` stays cheap because ``sitecustomize`` may import it in every interpreter:
 the request layer (Session, Response, get/post/..., the urllib drop-in), which needs urllib3,
-and the certificate reader behind ``verifiers`` and ``PeerInfo`` are imported on first use of
-one of those names, not by ``import securl`` itself.
+the certificate reader behind ``verifiers`` and ``PeerInfo``, and the ``tls=`` tokens
+(``pinned``, ``unverified``) are imported on first use of one of those names, not by
+``import securl`` itself.
 """
 
 from __future__ import annotations
@@ -46,7 +47,6 @@ from .exceptions import (
 )
 from .tls.config import TLSConfig
 from .tls.context import create_context
-from .tls.modes import pinned, unverified
 from .tls.trust import TrustInfo, trust_info
 
 if TYPE_CHECKING:
@@ -63,10 +63,11 @@ if TYPE_CHECKING:
     from .http.session import Session
     from .http.settings import SessionAttributeError as SessionAttributeError
     from .http.timeouts import Timeouts
+    from .tls.modes import pinned, unverified
     from .tls.peer import PeerInfo
 
-#: Public names whose module imports urllib3 (or the certificate reader): loaded on first
-#: access (PEP 562).
+#: Public names whose module imports urllib3 (or the certificate reader), or that nothing
+#: `import securl` runs needs (the ``tls=`` tokens): loaded on first access (PEP 562).
 _LAZY = {
     "PeerInfo": ".tls.peer",
     "Auth": ".http.auth",
@@ -89,6 +90,8 @@ _LAZY = {
     "post": ".http.api",
     "put": ".http.api",
     "request": ".http.api",
+    "pinned": ".tls.modes",
+    "unverified": ".tls.modes",
 }
 
 

@@ -38,12 +38,13 @@ The mapping from urllib3 and `ssl` errors to these classes lives in one place,
 from __future__ import annotations
 
 import builtins
-import email.message
 import json
 import urllib.error
 from typing import IO, TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
+    import email.message
+
     from .http.response import Response
 
 __all__ = [

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..exceptions import ConfigurationError, PolicyError
-from .pins import check_pin_syntax
 
 __all__ = ["OPT_OUT_HELP", "Pinned", "Unverified", "Verifier", "pinned",
            "reject_verify_argument", "unverified"]
@@ -79,6 +78,10 @@ class Pinned:
                 "securl.pinned() needs a non-empty reason= saying why this server is trusted "
                 "by its key rather than by a CA (it is written to the audit log)"
             )
+        # The pins module (pins files, their locking) is loaded by the first pinned call,
+        # not by `import securl`.
+        from .pins import check_pin_syntax
+
         pins = self.pins
         if isinstance(pins, str):
             pins = (pins,)

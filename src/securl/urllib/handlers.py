@@ -6,7 +6,9 @@ these classes replace the ones that decide something:
 * `HTTPHandler` and `HTTPSHandler` send through securl's connection pools
   (``securl.http.transport.send``), with the trust decision of ``securl.tls.decision`` (the
   same as for ``securl.Session``), securl's timeouts and error mapping, after checking every
-  header as ``securl.Session`` does (``securl.http.target.check_headers``).
+  header as ``securl.Session`` does (``securl.http.target.check_headers``). That machinery
+  (``securl.urllib.sending``, and urllib3) is imported by the first request, not by
+  ``import securl.urllib.request``.
 * `HTTPRedirectHandler` applies ``securl.http.redirects`` (as ``securl.Session``), and
   marks a request whose redirect left the origin the call named: an opt-out in ``context=``
   or ``check_hostname=False`` covers that origin only (``TrustSettings.decide``'s
@@ -20,65 +22,69 @@ these classes replace the ones that decide something:
 
 from __future__ import annotations
 
-import dataclasses
-import socket
 import ssl
+import threading
 import urllib.request as _std
 import weakref
 from collections.abc import Callable, Iterable
 from email.message import Message
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import unquote, urljoin, urlsplit
 from urllib.request import AbstractHTTPHandler, Request
-
-from urllib3 import HTTPResponse
 
 from .._audit import emit
 from .._policy import get_policy
 from .._redact import redact_url
 from ..admin.guard import check_process_wide
 from ..exceptions import AuthError, InsecureRedirectError, PolicyError
-from ..http.deadline import Deadline
-from ..http.pool import PoolRegistry
 from ..http.redirects import Redirect, next_request
 from ..http.target import Target, check_headers, check_method, parse_target
-from ..http.timeouts import DEFAULT_TIMEOUT, Timeouts, make_timeout
-from ..http.transport import send
-from ..tls.config import TLSConfig
-from ..tls.decision import TrustDecision, TrustSettings
-from ..tls.modes import Unverified
 from .error import InsecureRedirectHTTPError
 from .response import SecurlHTTPResponse
+
+if TYPE_CHECKING:
+    from ..tls.decision import TrustDecision
+    from .sending import Sender
 
 __all__ = ["ContextHTTPSHandler", "HTTPBasicAuthHandler", "HTTPHandler", "HTTPRedirectHandler",
            "HTTPSHandler"]
 
-#: What every request through the drop-in starts from: securl's default trust.
-_TRUST = TrustSettings(TLSConfig())
-#: The connection pools of every opener in the process; the key (scheme, host, port, the
-#: whole trust decision, proxy) decides what may share a connection, not the opener.
-_pools = PoolRegistry()
+
+class _Pools:
+    """The drop-in's `Sender` (``securl.urllib.sending``), made by the first request.
+
+    It holds securl's default trust and the connection pools of every opener in the process
+    (one `PoolRegistry`: its key decides what may share a connection, not the opener). Its
+    module imports urllib3 and the trust decision, which ``import securl.urllib.request``
+    does not load, as ``import urllib.request`` opens no connection.
+    """
+
+    def __init__(self) -> None:
+        self._sender: Sender | None = None
+        self._lock = threading.Lock()
+
+    def sender(self) -> Sender:
+        """The process's `Sender`, made (with its imports) on the first call."""
+        sender = self._sender
+        if sender is None:
+            from .sending import Sender
+
+            with self._lock:
+                if self._sender is None:
+                    self._sender = Sender()
+                sender = self._sender
+        return sender
+
+    def clear(self) -> None:
+        """Close every pooled connection (there is none before the first request)."""
+        if self._sender is not None:
+            self._sender.pools.clear()
+
+
+_pools = _Pools()
 
 
 # -- transport -------------------------------------------------------------------------------
-def _timeout(value: object) -> Timeouts:
-    """urllib's timeout as securl's: the "no timeout given" default and None mean securl's
-    default (10 s connect, 30 s between bytes, 300 s total); a number applies to connect and
-    read; a `securl.Timeouts` is used as it is.
-
-    urllib's timeout is per operation, so a number (or ``(connect, read)``) never gets a
-    total deadline shorter than connecting plus one read: ``timeout=600`` keeps its meaning.
-    """
-    if value is None or value is socket._GLOBAL_DEFAULT_TIMEOUT:  # type: ignore[attr-defined]
-        return DEFAULT_TIMEOUT
-    timeouts = make_timeout(value)  # type: ignore[arg-type]
-    per_operation = isinstance(value, (int, float)) or (
-        isinstance(value, tuple) and len(value) == 2)
-    if per_operation and timeouts.connect + timeouts.read > timeouts.total:
-        timeouts = dataclasses.replace(timeouts, total=timeouts.connect + timeouts.read)
-    return timeouts
-
-
 def _route(req: Request, headers: dict[str, str]
            ) -> tuple[str | None, tuple[tuple[str, str], ...]]:
     """The proxy the ProxyHandler chose for ``req``, and the headers for its CONNECT.
@@ -129,20 +135,7 @@ def _transport(req: Request, decide: Callable[[Target], TrustDecision]) -> Secur
     headers = _checked_headers({name.title(): value for name, value in headers.items()})
     proxy, proxy_headers = _route(req, headers)
     decision = decide(target)
-    timeouts = _timeout(req.timeout)
-    # The total deadline covers connecting, sending and the response head (a server that
-    # drips its headers one byte at a time is stopped at `total`); the body is then read
-    # under the per-read timeout, as urllib reads it, so long downloads keep working.
-    deadline = Deadline(timeouts.total)
-    try:
-        raw = send(
-            _pools, method, target, headers, req.data, decision, timeouts, deadline=deadline,
-            proxy=proxy, proxy_headers=proxy_headers,
-            chunked=req.has_header("Transfer-encoding"), decode_content=False,
-        )
-    finally:
-        deadline.release()
-    assert isinstance(raw, HTTPResponse)  # what a urllib3 pool returns
+    raw = _pools.sender().send(req, method, target, headers, decision, proxy, proxy_headers)
     return SecurlHTTPResponse(raw, req.get_full_url(), target.host, target.port)
 
 
@@ -185,7 +178,7 @@ class HTTPHandler(_std.HTTPHandler):
     """urllib's HTTPHandler, sending through securl's pooled keep-alive connections."""
 
     def http_open(self, req: Request) -> Any:
-        return _transport(req, _TRUST.decide)
+        return _transport(req, _pools.sender().trust.decide)
 
 
 class HTTPSHandler(_std.HTTPSHandler):
@@ -221,13 +214,16 @@ class HTTPSHandler(_std.HTTPSHandler):
         ctx = self._caller_context()
         if ctx is None:
             if self._check_hostname is False and not left_origin:
+                from ..tls.modes import Unverified
+
                 what = "HTTPSHandler(check_hostname=False)"
                 reason = f"urllib {what}: host name check off, certificate chain verified"
-                return _TRUST.decide(target, tls=Unverified(reason, what=what, keeps_chain=True))
-            return _TRUST.decide(target)
+                return _pools.sender().trust.decide(
+                    target, tls=Unverified(reason, what=what, keeps_chain=True))
+            return _pools.sender().trust.decide(target)
         if self._check_hostname is not None:
             ctx.check_hostname = self._check_hostname  # as urllib does, on every request
-        return _TRUST.decide(target, context=ctx, left_origin=left_origin)
+        return _pools.sender().trust.decide(target, context=ctx, left_origin=left_origin)
 
     def _caller_context(self) -> ssl.SSLContext | None:
         return self._context

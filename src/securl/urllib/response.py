@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.response import addbase, addclosehook, addinfo, addinfourl
 
 from .._redact import redact_url
-from ..http.errors import map_transport_error
 
 if TYPE_CHECKING:
     from urllib3 import BaseHTTPResponse, HTTPResponse
@@ -134,6 +133,8 @@ class SecurlHTTPResponse(io.BufferedIOBase):
             for err in (exc, exc.__cause__, exc.__context__, *exc.args):
                 if isinstance(err, http.client.IncompleteRead):
                     raise err from exc
+            from ..http.errors import map_transport_error  # the error path only
+
             raise map_transport_error(exc, self._host, self._port) from exc
         return bytes(data or b"")
 
