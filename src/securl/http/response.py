@@ -200,8 +200,9 @@ class Response:
         complete = False
         try:
             length = self.headers.get("Content-Length", "")
-            identity = self.headers.get("Content-Encoding", "identity").strip().lower() in (
-                "", "identity")
+            headers = self.headers
+            identity = "Content-Encoding" not in headers or headers[
+                "Content-Encoding"].strip().lower() in ("", "identity")
             announced = int(length) if identity and length.isdigit() else None
             if limit is not None and announced is not None and announced > limit:
                 raise self._too_large(f"announces {announced} bytes, over")

@@ -406,19 +406,22 @@ class Session(RequestMethods):
             if call.hooks.request or (flow is not None and flow.edits_request):
                 send_headers = prepare_send(call.hooks.request, flow, method, target,
                                             send_headers)
+            wire = wire_headers(send_headers)
             sent_at = time.monotonic()
             try:
-                raw = self._send(method, target, wire_headers(send_headers), body.data,
+                raw = self._send(method, target, wire, body.data,
                                  decision, call.timeouts, deadline, proxies=call.proxies)
             except (ConnectionError, ConnectTimeout) as exc:
                 if call.retry is not None and call.retry.after_error(exc, method, target,
                                                                      body.replayable):
                     continue
                 raise
+            # What was sent: the plain dict built for this request is already a snapshot.
+            sent = wire if type(wire) is dict else tuple(send_headers.itermerged())
             response = Response(raw, target.url, method, history, host=target.host,
                                 port=target.port, deadline=deadline,
                                 max_body_size=call.max_body_size, sent_at=sent_at,
-                                request=(method, target.url, tuple(send_headers.itermerged())))
+                                request=(method, target.url, sent))
             if "Set-Cookie" in raw.headers:
                 response.cookies = call.cookies.store(raw.headers, target)
             for hook in call.hooks.response:
@@ -435,8 +438,9 @@ class Session(RequestMethods):
                 if call.retry.after_status(raw.status, raw.headers, method, target,
                                            body.replayable):
                     continue
-            location = raw.headers.get("Location")
-            if not (call.allow_redirects and raw.status in REDIRECT_STATUSES and location):
+            location = (raw.headers.get("Location") if raw.status in REDIRECT_STATUSES
+                        else None)
+            if not (call.allow_redirects and location):
                 if not call.stream:
                     response.content  # noqa: B018 - read the body, release the connection
                 return response
