@@ -93,21 +93,26 @@ class _Fields(http.client.HTTPMessage):
         return list(self.raw_items())
 
 
-def _read_fields(fp: Any) -> tuple[_Fields, dict[str, str]]:
+def _read_fields(fp: Any) -> tuple[_Fields, dict[str, str], list[str]]:
     """The header block up to its blank line, by the module's rules.
 
     Also returns the first value of each field by lower-case name, which is what
-    ``http.client`` looks at (``get``) to decide the body framing.
+    ``http.client`` looks at (``get``) to decide the body framing, and every
+    ``Content-Length`` value, which `StrictFramingResponse` checks.
     """
     pairs = _buffered_block(fp)
     if pairs is None:
         pairs = _read_lines(fp)
     fields = _Fields()
     first: dict[str, str] = {}
+    lengths: list[str] = []
     for name, value in pairs:
         fields.set_raw(name, value)
-        first.setdefault(name.lower(), value)
-    return fields, first
+        lower = name.lower()
+        first.setdefault(lower, value)
+        if lower == "content-length":
+            lengths.append(value)
+    return fields, first, lengths
 
 
 def _buffered_block(fp: Any) -> list[tuple[str, str]] | None:
@@ -223,17 +228,18 @@ class StrictHeadResponse(http.client.HTTPResponse):
                 self.version = 11
             else:
                 raise http.client.UnknownProtocol(version)
-            fields, first = _read_fields(self.fp)
+            fields, first, lengths = _read_fields(self.fp)
         except MalformedResponseHead:
             self.close()
             raise
         self.code = self.status = status
         self.reason = reason
         self.headers = self.msg = fields
-        self._frame(status, first)
+        self._frame(status, first, lengths)
 
-    def _frame(self, status: int, first: dict[str, str]) -> None:
-        """Body framing, exactly as http.client.HTTPResponse.begin decides it."""
+    def _frame(self, status: int, first: dict[str, str], lengths: list[str]) -> None:
+        """Body framing, exactly as http.client.HTTPResponse.begin decides it (``lengths``:
+        every Content-Length value, for a subclass's checks)."""
         encoding = first.get("transfer-encoding", "")
         self.chunked = encoding.lower() == "chunked"
         if self.chunked:
@@ -307,22 +313,25 @@ class StrictFramingResponse(StrictHeadResponse):
       response, never reused: the two framings disagree, which is how responses are smuggled.
     """
 
-    def _frame(self, status: int, first: dict[str, str]) -> None:
-        if "content-length" not in first:
-            super()._frame(status, first)
+    def _frame(self, status: int, first: dict[str, str], lengths: list[str]) -> None:
+        if not lengths:
+            super()._frame(status, first, lengths)
             return
-        values = [value for name, value in self.headers.raw_items()
-                  if name.lower() == "content-length"]
+        # The common case, one line of plain ASCII digits, is the length as http.client reads it.
+        plain = len(lengths) == 1 and lengths[0].isdigit() and lengths[0].isascii()
+        if "transfer-encoding" not in first and plain:
+            super()._frame(status, first, lengths)
+            return
         try:
-            length = _content_length(values)
+            length = _content_length(lengths)
         except InvalidFraming:
             self.close()  # unrecoverable: the connection is closed, as for a malformed head
             raise
         framing = dict(first)
         if "transfer-encoding" in first:
             del framing["content-length"]
-            super()._frame(status, framing)
+            super()._frame(status, framing, lengths)
             self.will_close = True
         else:
             framing["content-length"] = str(length)
-            super()._frame(status, framing)
+            super()._frame(status, framing, lengths)
