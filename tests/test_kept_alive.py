@@ -1,6 +1,7 @@
 """A request on an idle kept-alive connection (``securl.http.kept_alive``) behaves exactly as
 one on a new connection: the same bytes on the wire, the same errors, the same deadlines, and
-a connection that failed is never reused.
+a connection that failed is never reused. A body of known length read in one call (``Response
+.content``) fails as urllib3's own read path does.
 
 The servers are raw sockets on 127.0.0.1 (``_hostile.Hostile``) that record every request as
 it arrived; the short path is observed (not replaced) to prove each test exercises it.
@@ -202,3 +203,39 @@ def test_the_total_deadline_watches_a_request_on_a_kept_alive_connection(
         assert time.monotonic() - start < 3.5
         stop.set()
     assert short_path == [False, True]
+
+
+@pytest.mark.parametrize("failure", ["cut", "stall"])
+def test_a_body_read_in_one_call_fails_as_one_read_through_urllib3(
+        failure: str, make_session: Any) -> None:
+    """``.content`` reads a body of known length with one read of its own (module
+    ``securl.http.response``); a body cut short or stalled fails as urllib3's stream does."""
+    stop = threading.Event()
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n"
+
+    def broken_body(sock: socket.socket, n: int) -> None:
+        while _read_request(sock) is not None:
+            if n > 2:
+                sock.sendall(OK)
+                continue
+            sock.sendall(head + b"abc")
+            if failure == "stall":
+                stop.wait(10)
+            return  # cut: the connection closes three bytes into the body
+
+    errors: list[type[BaseException]] = []
+    with Hostile(broken_body) as srv, make_session() as session:
+        timeout = securl.Timeouts(connect=5, read=0.5)
+        with pytest.raises(securl.SecurlError) as whole:
+            session.get(srv.url(), timeout=timeout)  # .content: the one-read path
+        errors.append(type(whole.value))
+        with pytest.raises(securl.SecurlError) as streamed:
+            with session.get(srv.url(), timeout=timeout, stream=True) as response:
+                for _ in response.iter_bytes(4):  # urllib3's read path
+                    pass
+        errors.append(type(streamed.value))
+        stop.set()
+        assert session.get(srv.url()).content == b"ok"  # a new connection, not a broken one
+        assert srv.accepts == 3
+    expected = securl.ReadTimeout if failure == "stall" else securl.ProtocolError
+    assert errors == [expected, expected]
