@@ -252,3 +252,54 @@ def test_the_right_pin_is_accepted_for_a_certificate_seen_before(
         (event,) = _connection_events(lambda: s.get(https_server.url("/")))
     with securl.Session(ca_certs=ca_file, pins=[event.fields["spki_sha256"]]) as s:
         assert s.get(https_server.url("/")).status == 200
+
+
+def test_securls_getresponse_builds_the_response_urllib3_would() -> None:
+    """securl.http.getresponse skips urllib3's detours, not anything the response carries:
+    the same head (repeated fields, a folded line, odd case) read by both ways compares equal,
+    and each connection goes on to the next request."""
+    from urllib3.connection import HTTPConnection as StockConnection
+
+    from securl.http.connection import SecurlHTTPConnection
+    from securl.http.head import StrictFramingResponse
+
+    class Stock(StockConnection):
+        response_class = StrictFramingResponse  # the same head reader: only getresponse differs
+
+    head = (b"HTTP/1.1 201 Created Here\r\nX-Dup: a\r\nx-dup: b\r\nSet-Cookie: s=1\r\n"
+            b"Set-Cookie: t=2\r\nX-Fold: one\r\n two\r\nCONTENT-length: 5\r\n\r\nhello")
+
+    def serve(sock: socket.socket) -> None:
+        sock.settimeout(10)
+        for _ in range(2):
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    return
+                data += chunk
+            sock.sendall(head)
+
+    def facts(cls: Any, port: int) -> list[tuple[object, ...]]:
+        conn = cls("127.0.0.1", port, timeout=5)
+        seen = []
+        try:
+            for method in ("GET", "HEAD"):
+                conn.request(method, "/x", headers={"X-A": "1"}, preload_content=False,
+                             decode_content=False)
+                r = conn.getresponse()
+                seen.append((type(r), r.status, r.version, r.version_string, r.reason,
+                             list(r.headers.items()), r.headers.getlist("x-dup"),
+                             r.length_remaining, r.chunked, r.url, r.read(), r.data,
+                             r.headers.get("set-cookie")))
+        finally:
+            conn.close()
+        return seen
+
+    results = []
+    for cls in (SecurlHTTPConnection, Stock):
+        with RawServer(serve) as srv:
+            results.append(facts(cls, srv.port))
+    assert results[0] == results[1]
+    assert results[0][0][1] == 201 and results[0][0][10] == b"hello"
+    assert results[0][1][10] == b""  # HEAD: no body read
