@@ -11,6 +11,7 @@ import pickle
 import socket
 import subprocess
 import sys
+import time
 import warnings
 from typing import Any
 
@@ -303,3 +304,52 @@ def test_securls_getresponse_builds_the_response_urllib3_would() -> None:
     assert results[0] == results[1]
     assert results[0][0][1] == 201 and results[0][0][10] == b"hello"
     assert results[0][1][10] == b""  # HEAD: no body read
+
+
+WIRE_SHAPES = [
+    ("GET", "/a?b=1", None, {"User-Agent": "ua", "Accept": "*/*", "X-Int": 7}),
+    ("POST", "/p", b"body bytes", {"Content-Type": "text/plain"}),
+    ("POST", "/empty", b"", {}),
+    ("PUT", "/no-body", None, {"User-Agent": "ua"}),
+    ("DELETE", "/d", None, {}),
+    ("HEAD", "/h", None, {"Host": "example.test", "Accept-Encoding": "gzip"}),
+    ("OPTIONS", "*", None, {"X-B": "b", "x-a": "a"}),
+    ("PATCH", "/given-length", b"12345", {"Content-Length": "5"}),
+    ("POST", "/te", b"chunk", {"Transfer-Encoding": "chunked"}),  # urllib3's own writer
+    ("GET", "/skip", None, {"User-Agent": urllib3.util.SKIP_HEADER}),  # urllib3's own writer
+    ("POST", "/bytes-name", b"x", {b"X-Bytes": "1"}),  # urllib3's own writer
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "headers"), WIRE_SHAPES)
+def test_securls_request_writer_writes_what_urllib3_writes(
+        method: str, path: str, body: bytes | None, headers: dict[Any, Any]) -> None:
+    """securl.http.wire writes common requests itself: byte for byte urllib3's, for every
+    shape it takes on and every one it hands back to urllib3."""
+    from urllib3.connection import HTTPConnection as StockConnection
+
+    from securl.http.connection import SecurlHTTPConnection
+
+    got: list[bytes] = []
+
+    def record(sock: socket.socket) -> None:
+        sock.settimeout(10)
+        data = b""
+        try:
+            while chunk := sock.recv(65536):
+                data += chunk
+        except OSError:
+            pass
+        got.append(data)
+
+    with RawServer(record) as srv:  # one server: the Host field names the same port
+        for n, cls in enumerate((SecurlHTTPConnection, StockConnection), start=1):
+            conn = cls("127.0.0.1", srv.port, timeout=5)
+            conn.request(method, path, body=body, headers=dict(headers))
+            conn.close()
+            deadline = time.monotonic() + 5
+            while len(got) < n and time.monotonic() < deadline:
+                time.sleep(0.01)
+    ours, stock = got
+    assert ours == stock
+    assert ours.startswith(f"{method} {path} HTTP/1.1\r\n".encode())

@@ -51,8 +51,8 @@ Every connection (http and https):
 * reads the response head by ``securl.http.head``'s strict rules (a head cut off by the end of
   the connection, or a malformed field line, is refused) and frames the body by RFC 9112
   section 6.3 (an invalid Content-Length is refused; a response with both Content-Length and
-  Transfer-Encoding closes its connection), and returns urllib3's response built by
-  ``securl.http.getresponse``.
+  Transfer-Encoding closes its connection); the request is written and urllib3's response
+  built by ``securl.http.wire``.
 """
 
 from __future__ import annotations
@@ -76,9 +76,9 @@ from ..tls.pins import changed_key_error
 from ..tls.x509 import hostname_matches, parse_certificate, spki_pin
 from .deadline import watch_current
 from .errors import missing_san_fix, missing_san_text
-from .getresponse import GetResponseMixin
 from .head import StrictFramingResponse
 from .tls_sessions import ResumingContext, SessionSlot, was_resumed
+from .wire import WireMixin
 
 __all__ = [
     "SecurlHTTPConnection",
@@ -88,7 +88,7 @@ __all__ = [
     "verifier_name",
 ]
 
-class SecurlHTTPConnection(GetResponseMixin, HTTPConnection):  # type: ignore[misc]
+class SecurlHTTPConnection(WireMixin, HTTPConnection):  # type: ignore[misc]
     """A plain-HTTP connection under the call's total deadline, with strict response heads."""
 
     response_class = StrictFramingResponse
@@ -213,7 +213,7 @@ def _peer_facts(sock: ssl.SSLSocket | SSLTransport, der: bytes, verified: bool) 
     return facts
 
 
-class SecurlHTTPSConnection(GetResponseMixin, HTTPSConnection):  # type: ignore[misc]
+class SecurlHTTPSConnection(WireMixin, HTTPSConnection):  # type: ignore[misc]
     """An HTTPSConnection that enforces pins and verifiers and audits every TLS connection."""
 
     response_class = StrictFramingResponse
