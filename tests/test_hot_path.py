@@ -19,6 +19,7 @@ import pytest
 import urllib3
 
 import securl
+from _hostile import read_head
 from _servers import LocalServer, RawServer, server_context
 from securl.http.target import check_method, parse_target
 from securl.tls.decision import TrustDecision
@@ -273,12 +274,8 @@ def test_securls_getresponse_builds_the_response_urllib3_would() -> None:
     def serve(sock: socket.socket) -> None:
         sock.settimeout(10)
         for _ in range(2):
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    return
-                data += chunk
+            if read_head(sock) is None:
+                return
             sock.sendall(head)
 
     def facts(cls: Any, port: int) -> list[tuple[object, ...]]:

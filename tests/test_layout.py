@@ -115,27 +115,31 @@ def test_no_module_is_over_500_lines() -> None:
     assert not too_long, f"modules over {MAX_LINES} lines: {too_long}"
 
 
-def test_import_securl_loads_neither_urllib3_nor_the_request_layer_nor_the_cli() -> None:
-    # A fresh interpreter: sitecustomize may import securl in every Python process.
-    code = ("import securl, sys; print(sorted(m for m in sys.modules "
-            "if m.startswith(('urllib3', 'securl.cli', 'securl.http'))))")
+def _loaded_by(statement: str, prefixes: tuple[str, ...]) -> list[str]:
+    """The modules starting with one of ``prefixes`` that ``statement`` loads in a fresh
+    interpreter (sitecustomize may import securl in every Python process)."""
+    code = (f"import sys; {statement}; "
+            f"print(sorted(m for m in sys.modules if m.startswith({prefixes!r})))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60, check=True)
-    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+    loaded = ast.literal_eval(out.stdout.strip())
+    assert isinstance(loaded, list), out.stdout + out.stderr
+    return loaded
+
+
+def test_import_securl_loads_neither_urllib3_nor_the_request_layer_nor_the_cli() -> None:
+    assert _loaded_by("import securl", ("urllib3", "securl.cli", "securl.http")) == []
 
 
 def test_import_of_the_urllib_drop_in_loads_neither_urllib3_nor_the_transport() -> None:
     # As `import urllib.request` connects nowhere, the drop-in loads securl's pools, transport
     # and trust decisions (and urllib3) with the first request it sends; urlcleanup() before
     # that has nothing to close.
-    code = ("import securl.urllib.request, sys; securl.urllib.request.urlcleanup(); "
-            "print(sorted(m for m in sys.modules if m.startswith(('urllib3', "
-            "'securl.urllib.sending', 'securl.http.pool', 'securl.http.transport', "
-            "'securl.http.connection', 'securl.http.timeouts', 'securl.tls.decision', "
-            "'securl.cli'))))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=60, check=True)
-    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+    statement = "import securl.urllib.request; securl.urllib.request.urlcleanup()"
+    assert _loaded_by(statement, (
+        "urllib3", "securl.urllib.sending", "securl.http.pool", "securl.http.transport",
+        "securl.http.connection", "securl.http.timeouts", "securl.tls.decision", "securl.cli",
+    )) == []
 
 
 def test_lazy_names_load_their_modules() -> None:
