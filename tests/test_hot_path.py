@@ -350,3 +350,18 @@ def test_securls_request_writer_writes_what_urllib3_writes(
     ours, stock = got
     assert ours == stock
     assert ours.startswith(f"{method} {path} HTTP/1.1\r\n".encode())
+
+
+def test_the_short_paths_are_in_use_with_the_urllib3_under_test() -> None:
+    """The kept-alive path, the request writer and the one-read body use urllib3 2.x
+    internals and step aside (to urllib3's public path) where they are missing. With the
+    urllib3 the suite runs on they must all be in use: an upgrade that turns one off shows
+    up here, not only as a slower benchmark."""
+    import urllib3.response
+
+    from securl.http import kept_alive, wire
+
+    assert kept_alive.AVAILABLE and wire.AVAILABLE
+    for name in ("_fp", "_fp_bytes_read", "length_remaining"):
+        assert name in vars(urllib3.response.HTTPResponse(body=b"", preload_content=False))
+    assert callable(getattr(urllib3.response.HTTPResponse, "_error_catcher", None))

@@ -35,10 +35,15 @@ from ssl import SSLError as BaseSSLError
 from typing import Any
 
 from urllib3 import BaseHTTPResponse
+from urllib3.connectionpool import HTTPConnectionPool
 from urllib3.exceptions import ProtocolError, SSLError
 from urllib3.util import Retry
 
-__all__ = ["send_on_kept_alive"]
+__all__ = ["AVAILABLE", "send_on_kept_alive"]
+
+#: Whether the pool steps used here exist (urllib3 2.x); if not, every request takes urlopen.
+AVAILABLE = all(hasattr(HTTPConnectionPool, step)
+                for step in ("_get_conn", "_put_conn", "_make_request"))
 
 #: Characters urllib3 leaves as they are in an origin-form target (RFC 3986 unreserved,
 #: sub-delims, ":", "@", "/" and "?"): a target of only these is sent unchanged by ``urlopen``.
@@ -56,7 +61,7 @@ def send_on_kept_alive(pool: Any, method: str, url: str, headers: Mapping[str, s
     ``pool`` is one of securl's urllib3 pools; the response is not preloaded and releases its
     connection back to ``pool`` when read to the end, as from ``urlopen``.
     """
-    if pool.proxy is not None or not _AS_URLLIB3_SENDS.fullmatch(url):
+    if pool.proxy is not None or not AVAILABLE or not _AS_URLLIB3_SENDS.fullmatch(url):
         return None
     idle = getattr(pool.pool, "queue", None)  # the LIFO's list: None marks a free slot
     if not idle or idle[-1] is None:

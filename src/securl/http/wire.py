@@ -10,7 +10,8 @@ walks it again through the ``email`` package to log parse defects) and copies th
 through the generic ``HTTPHeaderDict.extend``. Together about a tenth of a kept-alive GET.
 
 `WireMixin` does the same for what securl sends nearly always, and defers to urllib3 for
-everything else:
+everything else (and for everything if the urllib3 installed lacks the internals it uses,
+`AVAILABLE`; the tests check it is true for the urllib3 they run with):
 
 * ``request``: no body or a ``bytes`` body, not chunked, a plain ``dict`` of ``str`` header
   names with no ``Transfer-Encoding`` and no ``SKIP_HEADER`` value. The request line and the
@@ -31,12 +32,18 @@ import http.client
 from typing import Any
 
 from urllib3 import HTTPHeaderDict
-from urllib3.connection import _get_default_user_agent, _ResponseOptions
 from urllib3.response import HTTPResponse
 from urllib3.util import SKIP_HEADER
-from urllib3.util.request import _METHODS_NOT_EXPECTING_BODY
 
-__all__ = ["WireMixin"]
+try:  # urllib3 2.x internals that its own request() uses
+    from urllib3.connection import _get_default_user_agent, _ResponseOptions
+    from urllib3.util.request import _METHODS_NOT_EXPECTING_BODY
+except ImportError:  # pragma: no cover - a urllib3 laid out otherwise: its own code is used
+    AVAILABLE = False
+else:
+    AVAILABLE = True
+
+__all__ = ["AVAILABLE", "WireMixin"]
 
 _putheader = http.client.HTTPConnection.putheader
 
@@ -52,7 +59,7 @@ class WireMixin:
         conn: Any = self
         names = _plain_header_names(headers) if not chunked and (
             body is None or type(body) is bytes) else None
-        if names is None or "transfer-encoding" in names:
+        if names is None or "transfer-encoding" in names or not AVAILABLE:
             super().request(  # type: ignore[misc]
                 method, url, body, headers, chunked=chunked, preload_content=preload_content,
                 decode_content=decode_content, enforce_content_length=enforce_content_length)
@@ -79,6 +86,8 @@ class WireMixin:
 
     def getresponse(self) -> HTTPResponse:
         conn: Any = self
+        if not AVAILABLE:  # pragma: no cover - see the imports
+            return super().getresponse()  # type: ignore[misc, no-any-return]
         options = conn._response_options  # what request() stored for the response
         if options is None:
             raise http.client.ResponseNotReady()
