@@ -14,7 +14,7 @@ import math
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -186,3 +186,27 @@ def test_an_error_while_firing_a_deadline_does_not_stop_the_watchdog(
         assert _woken(b, within=5)
     assert broken.expired and healthy.expired
     assert thread_errors == []
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
+def test_a_deadline_passing_after_its_connection_went_back_to_the_pool_leaves_it_alone(
+        tls: bool, https_server: LocalServer, http_server: LocalServer,
+        make_session: Callable[..., securl.Session]) -> None:
+    """urllib3 hands a connection back to its pool the moment its body is read, before the
+    call stops watching it: a deadline firing in between must not shut down a connection
+    that another call may already have taken."""
+    from urllib3.util.wait import wait_for_read
+
+    server = https_server if tls else http_server
+    session = make_session()
+    response = session.get(server.url("/"), stream=True)
+    deadline = response._deadline
+    assert deadline is not None
+    assert response.raw.read() == b"hello"  # urllib3 puts the connection back here
+    deadline.fire()  # the deadline passes before the call released it
+    (pool,) = session._pools._pools.values()
+    conn = pool.pool.queue[-1]
+    assert conn is not None and conn.sock is not None
+    assert not wait_for_read(conn.sock, timeout=0.2)  # not shut down: nothing to read, no EOF
+    assert session.get(server.url("/")).content == b"hello"
+    assert server.accepts == 1  # the same connection served the next call

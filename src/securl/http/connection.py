@@ -74,7 +74,7 @@ from ..tls.judged import judged_by_securl
 from ..tls.peer import PeerInfo, peer_chain
 from ..tls.pins import changed_key_error
 from ..tls.x509 import hostname_matches, parse_certificate, spki_pin
-from .deadline import watch_current
+from .deadline import unwatch_returning, watch_current
 from .errors import missing_san_fix, missing_san_text
 from .head import StrictFramingResponse
 from .tls_sessions import ResumingContext, SessionSlot, was_resumed
@@ -106,6 +106,11 @@ class SecurlHTTPConnectionPool(HTTPConnectionPool):
     """An HTTP pool whose connections are `SecurlHTTPConnection`."""
 
     ConnectionCls = SecurlHTTPConnection
+
+    def _put_conn(self, conn: Any) -> None:
+        if conn is not None:
+            unwatch_returning(conn)  # no deadline of a finished call may fire on it now
+        super()._put_conn(conn)
 
 
 def _name(rdns: Any) -> str | None:
@@ -393,9 +398,11 @@ class SecurlHTTPSConnectionPool(HTTPSConnectionPool):
     ConnectionCls = SecurlHTTPSConnection
 
     def _put_conn(self, conn: Any) -> None:
-        # Back in the pool after a response: its TLS 1.3 ticket has arrived by now.
-        if conn is not None and conn.securl_session_pending:
-            conn.keep_tls_session()
+        if conn is not None:
+            unwatch_returning(conn)  # no deadline of a finished call may fire on it now
+            # Back in the pool after a response: its TLS 1.3 ticket has arrived by now.
+            if conn.securl_session_pending:
+                conn.keep_tls_session()
         super()._put_conn(conn)
 
     def _validate_conn(self, conn: Any) -> None:

@@ -12,9 +12,10 @@ Rules:
   connection's socket down (``shutdown(SHUT_RDWR)``, which wakes a blocked read) when the
   deadline passes. The blocked call then fails, and ``securl.http.errors`` reports
   `DeadlineExceeded` because `Deadline.expired` is set.
-* A connection is unwatched (`Deadline.release`) before it goes back to the pool, under
-  the same lock the watchdog fires under, so a deadline can never touch a connection another
-  call is using. A connection whose deadline fired is closed, never reused.
+* A connection is unwatched before it goes back to the pool (`unwatch_returning`, called
+  by securl's pools, and `Deadline.release` when the call ends), under the same lock the
+  watchdog fires under, so a deadline can never touch a connection another call is using.
+  A connection whose deadline fired is closed, never reused.
 * The watchdog is one daemon thread for the whole process, started on first use; it costs
   nothing while idle.
 * The watchdog never dies of a deadline: it waits at most `_LONGEST_WAIT` at a time
@@ -36,7 +37,7 @@ import threading
 import time
 from typing import Any
 
-__all__ = ["Deadline", "current", "watch_current"]
+__all__ = ["Deadline", "current", "unwatch_returning", "watch_current"]
 
 #: The longest single wait of the watchdog thread, in seconds. A later expiry is waited for
 #: in steps: an unbounded wait can overflow the platform's lock timeout (OverflowError).
@@ -75,6 +76,11 @@ class Deadline:
             _shutdown(conn)
         else:
             _watchdog.add(self)
+
+    def unwatch(self, conn: Any) -> None:
+        """Stop watching ``conn`` alone: it is going back to its pool while the call goes on."""
+        with self._lock:
+            self._conns = [c for c in self._conns if c is not conn]
 
     def release(self) -> None:
         """Stop watching every connection (call before a connection returns to the pool)."""
@@ -218,3 +224,15 @@ def watch_current(conn: Any) -> None:
     deadline = current()
     if deadline is not None:
         deadline.watch(conn)
+        conn.securl_deadline = deadline
+
+
+def unwatch_returning(conn: Any) -> None:
+    """``conn`` is going back to its pool (securl's pools call this): the deadline of the call
+    that used it stops watching it first, so that it can never fire on a connection another
+    call has taken. urllib3 hands a connection back as soon as its body is read, which is
+    before the call itself ends and releases its deadline."""
+    deadline = getattr(conn, "securl_deadline", None)
+    if deadline is not None:
+        conn.securl_deadline = None
+        deadline.unwatch(conn)
