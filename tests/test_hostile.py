@@ -439,6 +439,37 @@ def test_max_body_size_is_configurable_per_session_and_call(
         securl.Session(max_body_size=-1)
 
 
+@pytest.mark.parametrize("te", ["identity", "gzip-unsupported"])
+def test_a_content_length_next_to_transfer_encoding_does_not_lift_max_body_size(
+        secret_session: securl.Session, te: str) -> None:
+    """With Transfer-Encoding the Content-Length frames nothing (RFC 9112 6.3): the body is
+    read to the end of the connection, and counted against the limit like any other."""
+    big = b"A" * (2 << 20)
+
+    def lying_length(sock: socket.socket, n: int) -> None:
+        if read_head(sock) is not None:
+            sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: "
+                         + te.encode() + b"\r\n\r\n" + big)
+
+    with Hostile(lying_length) as srv:
+        for stream in (False, True):
+            with pytest.raises(securl.ResponseTooLarge, match="more than the limit of 1000"):
+                with secret_session.get(srv.url(), stream=stream,
+                                        max_body_size=1000) as response:
+                    for _ in response.iter_bytes():
+                        pass
+
+
+def test_a_response_without_a_body_is_not_refused_for_its_content_length(
+        https_server: LocalServer, ca_file: str) -> None:
+    """HEAD (and 204/304) have no body whatever Content-Length says: nothing to limit."""
+    https_server.routes["/big"] = lambda h: (200, {"Content-Length": str(5 << 20)}, b"")
+    with securl.Session(ca_certs=ca_file, max_body_size=1 << 20) as s:
+        response = s.head(https_server.url("/big"))
+        assert response.status == 200 and response.content == b""
+        assert response.headers["Content-Length"] == str(5 << 20)
+
+
 def test_announced_oversized_body_is_refused_before_reading(
         https_server: LocalServer, ca_file: str) -> None:
     https_server.routes["/big"] = lambda h: (200, {}, b"b" * (2 << 20))

@@ -64,7 +64,8 @@ def send_on_kept_alive(pool: Any, method: str, url: str, headers: Mapping[str, s
     if pool.proxy is not None or not AVAILABLE or not _AS_URLLIB3_SENDS.fullmatch(url):
         return None
     idle = getattr(pool.pool, "queue", None)  # the LIFO's list: None marks a free slot
-    if not idle or idle[-1] is None:
+    last = idle[-1:] if idle is not None else []  # a slice: never raises if another thread
+    if not last or last[0] is None:  # has just emptied the list
         return None  # no idle connection to take: a new one is made in urlopen's path
     conn = pool._get_conn()
     if conn.is_closed:  # a new connection, or an idle one the server had closed

@@ -201,11 +201,13 @@ class Response:
         limit = self.max_body_size
         complete = False
         try:
-            length = self.headers.get("Content-Length", "")
             headers = self.headers
             identity = "Content-Encoding" not in headers or headers[
                 "Content-Encoding"].strip().lower() in ("", "identity")
-            announced = int(length) if identity and length.isdigit() else None
+            # The length the body is framed by, as http.client reads it: none for a chunked or
+            # close-delimited body (a Content-Length next to Transfer-Encoding frames nothing),
+            # 0 for HEAD, 204 and 304. Never the header alone.
+            announced = _framed_length(self.raw) if identity else None
             if limit is not None and announced is not None and announced > limit:
                 raise self._too_large(f"announces {announced} bytes, over")
             if announced is not None and (whole or announced <= chunk_size) and (
@@ -417,6 +419,13 @@ class Response:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+def _framed_length(raw: BaseHTTPResponse) -> int | None:
+    """How many body bytes ``raw`` has left by its framing (http.client's ``length``), or
+    None when the body is not framed by a length (or urllib3 hides it)."""
+    length = getattr(getattr(raw, "_fp", None), "length", None)
+    return length if type(length) is int else None
 
 
 def _read_whole(raw: BaseHTTPResponse) -> bytes:
