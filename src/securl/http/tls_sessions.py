@@ -38,8 +38,8 @@ off with ``Session(tls_session_cache=False)``.
 **Only where Python can read a session without leaking it** (`session_reads_are_safe`):
 CPython 3.10 and 3.11, 3.12 before 3.12.8 and 3.13.0 keep a copy of the session (with the
 server's certificate, about 6.6 KB on the benchmark machine) every time
-``SSLSocket.session`` is read, and never free it (python/cpython#116810), and spend about
-0.19 ms making that copy, more than resuming saves the client. There, sessions are kept only
+``SSLSocket.session`` is read, and never free it (python/cpython#116810), and spend
+0.13-0.19 ms making that copy, about what resuming saves the client. There, sessions are kept only
 when asked for (``tls_session_cache=True``); the default is off.
 """
 
