@@ -49,7 +49,7 @@ AVAILABLE = all(hasattr(HTTPConnectionPool, step)
 #: sub-delims, ":", "@", "/" and "?"): a target of only these is sent unchanged by ``urlopen``.
 _AS_URLLIB3_SENDS = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/?]*")
 
-#: urllib3's exceptions that ``urlopen`` converts and re-raises when retries are off.
+#: The stdlib exceptions ``urlopen`` converts (to urllib3's) and re-raises when retries are off.
 _CAUGHT = (OSError, HTTPException, BaseSSLError, CertificateError)
 
 
