@@ -117,31 +117,25 @@ class SecurlSessionNoResumption(SecurlSession):
     """securl.Session without TLS session resumption: every new connection a full handshake."""
 
     name = "securl.Session(tls_session_cache=False)"
+    tls_session_cache = False
 
     def __init__(self, env: Env) -> None:
         import securl
 
         self.base = env.base_url
         try:
-            self.session = securl.Session(ca_certs=env.ca_file, tls_session_cache=False)
+            self.session = securl.Session(ca_certs=env.ca_file,
+                                          tls_session_cache=self.tls_session_cache)
         except TypeError:
             raise Unavailable("n/a (no tls_session_cache= in this build)") from None
 
 
-class SecurlSessionResumption(SecurlSession):
+class SecurlSessionResumption(SecurlSessionNoResumption):
     """securl.Session with TLS session resumption asked for (the default only where Python
     reads sessions without leaking them: CPython 3.12.8+ and 3.13.1+)."""
 
     name = "securl.Session(tls_session_cache=True)"
-
-    def __init__(self, env: Env) -> None:
-        import securl
-
-        self.base = env.base_url
-        try:
-            self.session = securl.Session(ca_certs=env.ca_file, tls_session_cache=True)
-        except TypeError:
-            raise Unavailable("n/a (no tls_session_cache= in this build)") from None
+    tls_session_cache = True
 
 
 class Urllib3Raw(Client):
